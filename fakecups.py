@@ -1,0 +1,2011 @@
+#!/usr/bin/python3 -I
+"""fakecups: a stand-in for the CUPS daemon on port 631, one connection per process.
+
+Run by xinetd, by systemd socket activation (Accept=yes) or by anything that hands over a
+connected socket as stdin and stdout, it reads every HTTP/1.1 request the client sends on that
+connection, records exactly what was asked (peer, headers, every IPP attribute, the document's
+size and sha256), and answers as a real cupsd with no printers answers, so no client hangs.
+
+    python3 fakecups.py [--log PATH] [--format text|json|classic] [--syslog] ...
+    python3 fakecups.py --decode client.bin        # look inside a captured request stream
+    python3 fakecups.py --help
+
+stdout carries nothing but HTTP responses.  stderr is never written while it is a socket
+(under xinetd it is the client's socket too).  Exit status: 0 after a connection that ended
+normally or on a client error, 1 when fakecups itself failed, 2 for bad options.
+
+Limits (all options): request head 16 KiB and 30 s, body 1 GiB, idle 10 s between bytes.
+It speaks no TLS, no HTTP/2 and no Upgrade; such clients are recorded and the connection closed.
+
+Sections, in order: limits and protocol tables → errors → IPP codec (sans I/O) → HTTP/1.1
+framing → personas (what to answer) → records and log formats → sinks → the connection loop,
+options and main.  Import cost is start-up cost here, so only cheap built-in modules are
+imported at the top; the rest is imported where it is first needed.
+"""
+
+import os
+import sys
+import time
+
+__version__ = "1.0"
+
+# ── Limits and constants ─────────────────────────────────────────────────────────────────
+
+DEFAULT_LOG = "/var/log/fakecups/fakecups.log"
+DEFAULT_IDLE_TIMEOUT = 10.0          # cupsd's own KeepAliveTimeout / Timeout scale
+DEFAULT_HEADER_TIMEOUT = 30.0        # a slow-drip client cannot hold a slot longer than this
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
+DEFAULT_MAX_BODY_BYTES = 1 << 30
+MAX_REQUEST_LINE = 8 * 1024          # longer → 414, as a target that long is never a CUPS URI
+MAX_HEADER_COUNT = 100               # more → 431; CUPS clients send fewer than ten
+MAX_CHUNK_LINE = 1024                # a chunk-size line with extensions; longer → 400
+MAX_IPP_ATTRIBUTE_BYTES = 4 << 20    # attributes before the document; beyond → 413
+MAX_COLLECTION_DEPTH = 32            # deeper nesting is hostile, not a real media-col
+READ_SIZE = 64 * 1024
+LOG_VALUE_CHARS = 512                # longer values are cut in records, their length noted
+LOG_VALUES_PER_ATTRIBUTE = 64
+SERVER_HEADER = "CUPS/2.4 IPP/2.1"
+IDENT = "fakecups"
+
+# ── IPP tables (RFC 8010, RFC 8011, CUPS extensions); keys are wire codes ────────────────
+
+GROUP_TAGS = {
+    0x01: "operation-attributes-tag", 0x02: "job-attributes-tag",
+    0x03: "end-of-attributes-tag", 0x04: "printer-attributes-tag",
+    0x05: "unsupported-attributes-tag", 0x06: "subscription-attributes-tag",
+    0x07: "event-notification-attributes-tag", 0x08: "resource-attributes-tag",
+    0x09: "document-attributes-tag", 0x0A: "system-attributes-tag",
+}
+TAG_OPERATION, TAG_END, TAG_UNSUPPORTED_GROUP = 0x01, 0x03, 0x05
+
+VALUE_TAGS = {
+    0x10: "unsupported", 0x12: "unknown", 0x13: "no-value", 0x15: "not-settable",
+    0x16: "delete-attribute", 0x17: "admin-define",
+    0x21: "integer", 0x22: "boolean", 0x23: "enum",
+    0x30: "octetString", 0x31: "dateTime", 0x32: "resolution", 0x33: "rangeOfInteger",
+    0x34: "collection", 0x35: "textWithLanguage", 0x36: "nameWithLanguage",
+    0x37: "endCollection",
+    0x41: "textWithoutLanguage", 0x42: "nameWithoutLanguage", 0x44: "keyword", 0x45: "uri",
+    0x46: "uriScheme", 0x47: "charset", 0x48: "naturalLanguage", 0x49: "mimeMediaType",
+    0x4A: "memberAttrName", 0x7F: "extension",
+}
+TAG_INTEGER, TAG_BOOLEAN, TAG_ENUM = 0x21, 0x22, 0x23
+TAG_DATETIME, TAG_RESOLUTION, TAG_RANGE = 0x31, 0x32, 0x33
+TAG_BEGIN_COLLECTION, TAG_TEXT_LANG, TAG_NAME_LANG, TAG_END_COLLECTION = 0x34, 0x35, 0x36, 0x37
+TAG_TEXT, TAG_NAME, TAG_KEYWORD, TAG_URI = 0x41, 0x42, 0x44, 0x45
+TAG_CHARSET, TAG_LANGUAGE, TAG_MEMBER_NAME, TAG_EXTENSION = 0x47, 0x48, 0x4A, 0x7F
+STRING_TAGS = frozenset((0x41, 0x42, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A))
+FIXED_SIZE_TAGS = {TAG_INTEGER: 4, TAG_ENUM: 4, TAG_BOOLEAN: 1, TAG_DATETIME: 11,
+                   TAG_RESOLUTION: 9, TAG_RANGE: 8}
+
+OPERATIONS = {
+    0x0002: "Print-Job", 0x0003: "Print-URI", 0x0004: "Validate-Job", 0x0005: "Create-Job",
+    0x0006: "Send-Document", 0x0007: "Send-URI", 0x0008: "Cancel-Job",
+    0x0009: "Get-Job-Attributes", 0x000A: "Get-Jobs", 0x000B: "Get-Printer-Attributes",
+    0x000C: "Hold-Job", 0x000D: "Release-Job", 0x000E: "Restart-Job",
+    0x0010: "Pause-Printer", 0x0011: "Resume-Printer", 0x0012: "Purge-Jobs",
+    0x0013: "Set-Printer-Attributes", 0x0014: "Set-Job-Attributes",
+    0x0015: "Get-Printer-Supported-Values", 0x0016: "Create-Printer-Subscriptions",
+    0x0017: "Create-Job-Subscriptions", 0x0018: "Get-Subscription-Attributes",
+    0x0019: "Get-Subscriptions", 0x001A: "Renew-Subscription", 0x001B: "Cancel-Subscription",
+    0x001C: "Get-Notifications", 0x001E: "Get-Resource-Attributes", 0x0020: "Get-Resources",
+    0x0022: "Enable-Printer", 0x0023: "Disable-Printer",
+    0x0024: "Pause-Printer-After-Current-Job", 0x0025: "Hold-New-Jobs",
+    0x0026: "Release-Held-New-Jobs", 0x0027: "Deactivate-Printer", 0x0028: "Activate-Printer",
+    0x0029: "Restart-Printer", 0x002A: "Shutdown-Printer", 0x002B: "Startup-Printer",
+    0x002C: "Reprocess-Job", 0x002D: "Cancel-Current-Job", 0x002E: "Suspend-Current-Job",
+    0x002F: "Resume-Job", 0x0030: "Promote-Job", 0x0031: "Schedule-Job-After",
+    0x0033: "Cancel-Document", 0x0034: "Get-Document-Attributes", 0x0035: "Get-Documents",
+    0x0036: "Delete-Document", 0x0037: "Set-Document-Attributes", 0x0038: "Cancel-Jobs",
+    0x0039: "Cancel-My-Jobs", 0x003A: "Resubmit-Job", 0x003B: "Close-Job",
+    0x003C: "Identify-Printer", 0x003D: "Validate-Document", 0x003E: "Add-Document-Images",
+    0x003F: "Acknowledge-Document", 0x0040: "Acknowledge-Identify-Printer",
+    0x0041: "Acknowledge-Job", 0x0042: "Fetch-Document", 0x0043: "Fetch-Job",
+    0x0044: "Get-Output-Device-Attributes", 0x0045: "Update-Active-Jobs",
+    0x0046: "Deregister-Output-Device", 0x0047: "Update-Document-Status",
+    0x0048: "Update-Job-Status", 0x0049: "Update-Output-Device-Attributes",
+    0x004A: "Get-Next-Document-Data", 0x004B: "Allocate-Printer-Resources",
+    0x004C: "Create-Printer", 0x004D: "Deallocate-Printer-Resources",
+    0x004E: "Delete-Printer", 0x004F: "Get-Printers", 0x0050: "Shutdown-One-Printer",
+    0x0051: "Startup-One-Printer", 0x0052: "Cancel-Resource", 0x0053: "Create-Resource",
+    0x0054: "Install-Resource", 0x0055: "Send-Resource-Data",
+    0x0056: "Set-Resource-Attributes", 0x0057: "Create-Resource-Subscriptions",
+    0x0058: "Create-System-Subscriptions", 0x0059: "Disable-All-Printers",
+    0x005A: "Enable-All-Printers", 0x005B: "Get-System-Attributes",
+    0x005C: "Get-System-Supported-Values", 0x005D: "Pause-All-Printers",
+    0x005E: "Pause-All-Printers-After-Current-Job", 0x005F: "Register-Output-Device",
+    0x0060: "Restart-System", 0x0061: "Resume-All-Printers", 0x0062: "Set-System-Attributes",
+    0x0063: "Shutdown-All-Printers", 0x0064: "Startup-All-Printers",
+    0x4001: "CUPS-Get-Default", 0x4002: "CUPS-Get-Printers",
+    0x4003: "CUPS-Add-Modify-Printer", 0x4004: "CUPS-Delete-Printer",
+    0x4005: "CUPS-Get-Classes", 0x4006: "CUPS-Add-Modify-Class", 0x4007: "CUPS-Delete-Class",
+    0x4008: "CUPS-Accept-Jobs", 0x4009: "CUPS-Reject-Jobs", 0x400A: "CUPS-Set-Default",
+    0x400B: "CUPS-Get-Devices", 0x400C: "CUPS-Get-PPDs", 0x400D: "CUPS-Move-Job",
+    0x400E: "CUPS-Authenticate-Job", 0x400F: "CUPS-Get-PPD",
+    0x4027: "CUPS-Get-Document", 0x4028: "CUPS-Create-Local-Printer",
+}
+OP = {name: code for code, name in OPERATIONS.items()}
+
+STATUS_CODES = {
+    0x0000: "successful-ok", 0x0001: "successful-ok-ignored-or-substituted-attributes",
+    0x0002: "successful-ok-conflicting-attributes",
+    0x0400: "client-error-bad-request", 0x0401: "client-error-forbidden",
+    0x0402: "client-error-not-authenticated", 0x0403: "client-error-not-authorized",
+    0x0404: "client-error-not-possible", 0x0405: "client-error-timeout",
+    0x0406: "client-error-not-found", 0x0407: "client-error-gone",
+    0x0408: "client-error-request-entity-too-large",
+    0x0409: "client-error-request-value-too-long",
+    0x040A: "client-error-document-format-not-supported",
+    0x040B: "client-error-attributes-or-values-not-supported",
+    0x040C: "client-error-uri-scheme-not-supported",
+    0x040D: "client-error-charset-not-supported",
+    0x040E: "client-error-conflicting-attributes",
+    0x040F: "client-error-compression-not-supported",
+    0x0410: "client-error-compression-error", 0x0411: "client-error-document-format-error",
+    0x0412: "client-error-document-access-error",
+    0x0413: "client-error-attributes-not-settable",
+    0x0500: "server-error-internal-error", 0x0501: "server-error-operation-not-supported",
+    0x0502: "server-error-service-unavailable", 0x0503: "server-error-version-not-supported",
+    0x0504: "server-error-device-error", 0x0505: "server-error-temporary-error",
+    0x0506: "server-error-not-accepting-jobs", 0x0507: "server-error-busy",
+    0x0508: "server-error-job-canceled",
+    0x0509: "server-error-multiple-document-jobs-not-supported",
+}
+STATUS = {name: code for code, name in STATUS_CODES.items()}
+
+HTTP_REASONS = {
+    100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
+    413: "Request Entity Too Large", 414: "URI Too Long", 417: "Expectation Failed",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error",
+    501: "Not Implemented", 505: "HTTP Version Not Supported",
+}
+
+
+def code_name(table, code):
+    """Unknown wire codes are shown, never dropped: 0x4042 is as telling as a name."""
+    return table.get(code) or "0x%04x" % code
+
+
+# ── Errors ───────────────────────────────────────────────────────────────────────────────
+
+class ParseError(ValueError):
+    """An IPP message that does not decode; offset is where in the body it went wrong."""
+
+    def __init__(self, message, offset):
+        super().__init__("%s at byte %d" % (message, offset))
+        self.reason = message
+        self.offset = offset
+
+
+class Truncated(ParseError):
+    """The message ends early: with more of the body it might still decode."""
+
+
+class HttpError(Exception):
+    """A request that gets an HTTP error answer; every one of them ends the connection."""
+
+    def __init__(self, status, reason):
+        super().__init__(reason)
+        self.status = status
+
+
+class ClientGone(Exception):
+    """EOF, a reset or a timeout: the connection is over and nothing more can be sent."""
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived; raised through the I/O so the record is still written."""
+
+
+# ── IPP codec (RFC 8010), sans I/O: bytes in, values out, and back ──────────────────────
+
+class Attribute:
+    """One attribute in wire order; values are (value-tag, value) pairs as tags may differ."""
+
+    __slots__ = ("name", "values")
+
+    def __init__(self, name, values):
+        self.name = name
+        self.values = values
+
+    def __repr__(self):
+        return "Attribute(%r, %r)" % (self.name, self.values)
+
+    def __eq__(self, other):
+        return (isinstance(other, Attribute) and self.name == other.name
+                and self.values == other.values)
+
+    @property
+    def first(self):
+        return self.values[0][1] if self.values else None
+
+
+class Group:
+    __slots__ = ("tag", "attributes")
+
+    def __init__(self, tag, attributes=None):
+        self.tag = tag
+        self.attributes = [] if attributes is None else attributes
+
+    def __repr__(self):
+        return "Group(0x%02x, %r)" % (self.tag, self.attributes)
+
+    def __eq__(self, other):
+        return (isinstance(other, Group) and self.tag == other.tag
+                and self.attributes == other.attributes)
+
+    def get(self, name):
+        for attribute in self.attributes:
+            if attribute.name == name:
+                return attribute
+        return None
+
+
+class Message:
+    """A request (code = operation-id) or response (code = status-code), groups in order."""
+
+    __slots__ = ("version", "code", "request_id", "groups", "data")
+
+    def __init__(self, version, code, request_id, groups=None, data=b""):
+        self.version = version
+        self.code = code
+        self.request_id = request_id
+        self.groups = [] if groups is None else groups
+        self.data = data
+
+    def __repr__(self):
+        return "Message(%r, 0x%04x, %d, %r, %d data bytes)" % (
+            self.version, self.code, self.request_id, self.groups, len(self.data))
+
+    def __eq__(self, other):
+        return (isinstance(other, Message) and self.version == other.version
+                and self.code == other.code and self.request_id == other.request_id
+                and self.groups == other.groups and self.data == other.data)
+
+    def find(self, name, group_tag=None):
+        """First attribute called name (in group_tag only, if given), or None."""
+        for group in self.groups:
+            if group_tag is None or group.tag == group_tag:
+                attribute = group.get(name)
+                if attribute is not None:
+                    return attribute
+        return None
+
+
+def _int(data, offset, size, signed=True):
+    return int.from_bytes(data[offset:offset + size], "big", signed=signed)
+
+
+def _text(raw):
+    """Wire strings keep every byte: invalid UTF-8 survives as surrogates and re-encodes."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _decode_with_language(raw, offset):
+    if len(raw) < 4:
+        raise ParseError("value with language shorter than 4 bytes", offset)
+    language_length = _int(raw, 0, 2, False)
+    end = 2 + language_length
+    if end + 2 > len(raw):
+        raise ParseError("language length past the value", offset)
+    text_length = _int(raw, end, 2, False)
+    if end + 2 + text_length != len(raw):
+        raise ParseError("text length does not match the value length", offset)
+    return _text(raw[2:end]), _text(raw[end + 2:])
+
+
+def _decode_datetime(raw, offset):
+    """RFC 2579 DateAndTime; kept as its fields so it re-encodes byte for byte."""
+    return (_int(raw, 0, 2, False),) + tuple(raw[2:8]) + (chr(raw[8]),) + tuple(raw[9:11])
+
+
+def decode_value(tag, raw, offset):
+    """One value by its tag; unknown tags and out-of-band values stay raw bytes."""
+    size = FIXED_SIZE_TAGS.get(tag)
+    if size is not None and len(raw) != size:
+        raise ParseError("%s value of %d bytes, not %d"
+                         % (VALUE_TAGS[tag], len(raw), size), offset)
+    if tag == TAG_INTEGER or tag == TAG_ENUM:
+        return _int(raw, 0, 4)
+    if tag == TAG_BOOLEAN:
+        return raw[0] != 0 if raw[0] in (0, 1) else raw[0]
+    if tag in STRING_TAGS:
+        return _text(raw)
+    if tag == TAG_TEXT_LANG or tag == TAG_NAME_LANG:
+        return _decode_with_language(raw, offset)
+    if tag == TAG_RANGE:
+        return (_int(raw, 0, 4), _int(raw, 4, 4))
+    if tag == TAG_RESOLUTION:
+        return (_int(raw, 0, 4), _int(raw, 4, 4), raw[8])
+    if tag == TAG_DATETIME:
+        return _decode_datetime(raw, offset)
+    return bytes(raw)
+
+
+class _Cursor:
+    """A bounded view of the body: every read past the end raises Truncated with its offset."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data, pos=0):
+        self.data = data
+        self.pos = pos
+
+    def take(self, size, what):
+        start = self.pos
+        end = start + size
+        if end > len(self.data):
+            raise Truncated("%s runs past the end (%d bytes wanted)" % (what, size), start)
+        self.pos = end
+        return self.data[start:end]
+
+    def number(self, size, what, signed=False):
+        return int.from_bytes(self.take(size, what), "big", signed=signed)
+
+
+def _read_tag(cursor):
+    """A tag byte, or for 0x7F the 32-bit extension tag that follows it (as libcups reads)."""
+    tag = cursor.number(1, "tag")
+    if tag != TAG_EXTENSION:
+        return tag, None
+    offset = cursor.pos
+    extended = cursor.number(4, "extension tag")
+    if extended & 0x80000000:
+        raise ParseError("extension tag larger than 0x7FFFFFFF", offset)
+    return tag, extended
+
+
+def _read_name_and_value(cursor):
+    name_length = cursor.number(2, "name length")
+    name = cursor.take(name_length, "name")
+    value_length = cursor.number(2, "value length")
+    offset = cursor.pos
+    return name, cursor.take(value_length, "value"), offset
+
+
+def _read_value(cursor, tag, extended, raw, offset, depth):
+    if tag == TAG_EXTENSION:
+        return (extended, bytes(raw))
+    if tag == TAG_BEGIN_COLLECTION:
+        if raw:
+            raise ParseError("begCollection value not 0 bytes", offset)
+        return _read_collection(cursor, depth + 1)
+    if tag == TAG_END_COLLECTION or tag == TAG_MEMBER_NAME:
+        raise ParseError("%s outside a collection" % VALUE_TAGS[tag], offset)
+    return decode_value(tag, raw, offset)
+
+
+def _read_collection(cursor, depth):
+    """Members up to endCollection; returns them as a list of Attributes."""
+    if depth > MAX_COLLECTION_DEPTH:
+        raise ParseError("collections nested deeper than %d" % MAX_COLLECTION_DEPTH, cursor.pos)
+    members = []
+    while True:
+        start = cursor.pos
+        tag, extended = _read_tag(cursor)
+        if tag < 0x10:
+            raise ParseError("group tag 0x%02x inside a collection" % tag, start)
+        name, raw, offset = _read_name_and_value(cursor)
+        if name:
+            raise ParseError("named attribute inside a collection", start)
+        if tag == TAG_END_COLLECTION:
+            if raw:
+                raise ParseError("endCollection value not 0 bytes", offset)
+            return members
+        if tag == TAG_MEMBER_NAME:
+            if not raw:
+                raise ParseError("memberAttrName value is empty", offset)
+            members.append(Attribute(_text(raw), []))
+            continue
+        if not members:
+            raise ParseError("collection value before any memberAttrName", start)
+        members[-1].values.append((tag, _read_value(cursor, tag, extended, raw, offset, depth)))
+
+
+def decode_message(data):
+    """Decode a whole IPP message; bytes after end-of-attributes are the document data.
+
+    Raises Truncated when the attributes run past the end of data (more may come) and
+    ParseError for anything no amount of further data can mend.
+    """
+    cursor = _Cursor(data)
+    version = tuple(cursor.take(2, "version"))
+    code = cursor.number(2, "operation-id or status-code")
+    request_id = cursor.number(4, "request-id", signed=True)
+    message = Message(version, code, request_id)
+    group = None
+    while True:
+        start = cursor.pos
+        tag, extended = _read_tag(cursor)
+        if tag == TAG_END:
+            message.data = data[cursor.pos:]
+            return message
+        if tag < 0x10:
+            if tag == 0:
+                raise ParseError("invalid group tag 0x00", start)
+            group = Group(tag)
+            message.groups.append(group)
+            continue
+        name, raw, offset = _read_name_and_value(cursor)
+        if group is None:
+            raise ParseError("attribute before any group tag", start)
+        if name:
+            attribute = Attribute(_text(name), [])
+            group.attributes.append(attribute)
+        elif group.attributes:
+            attribute = group.attributes[-1]
+        else:
+            raise ParseError("additional value with no attribute before it", start)
+        attribute.values.append((tag, _read_value(cursor, tag, extended, raw, offset, 0)))
+
+
+def _encode_scalar(tag, value):
+    if tag == TAG_EXTENSION:
+        return value[1]
+    if tag == TAG_INTEGER or tag == TAG_ENUM:
+        return value.to_bytes(4, "big", signed=True)
+    if tag == TAG_BOOLEAN:
+        return bytes((value if type(value) is int else int(bool(value)),))
+    if tag in STRING_TAGS:
+        return value.encode("utf-8", "surrogateescape")
+    if tag == TAG_TEXT_LANG or tag == TAG_NAME_LANG:
+        language, text = (part.encode("utf-8", "surrogateescape") for part in value)
+        return b"".join((len(language).to_bytes(2, "big"), language,
+                         len(text).to_bytes(2, "big"), text))
+    if tag == TAG_RANGE:
+        return value[0].to_bytes(4, "big", signed=True) + value[1].to_bytes(4, "big", signed=True)
+    if tag == TAG_RESOLUTION:
+        return (value[0].to_bytes(4, "big", signed=True) + value[1].to_bytes(4, "big", signed=True)
+                + bytes((value[2],)))
+    if tag == TAG_DATETIME:
+        return (value[0].to_bytes(2, "big") + bytes(value[1:7]) + value[7].encode("latin-1")
+                + bytes(value[8:10]))
+    return bytes(value)
+
+
+def _encode_item(parts, tag, name, value):
+    """Append one tag/name/value item; a collection appends its members and endCollection."""
+    if tag == TAG_EXTENSION:
+        parts.append(bytes((TAG_EXTENSION,)) + value[0].to_bytes(4, "big"))
+    else:
+        parts.append(bytes((tag,)))
+    parts.append(len(name).to_bytes(2, "big"))
+    parts.append(name)
+    if tag == TAG_BEGIN_COLLECTION:
+        parts.append(b"\x00\x00")
+        for member in value:
+            _encode_item(parts, TAG_MEMBER_NAME, b"", member.name)
+            for member_tag, member_value in member.values:
+                _encode_item(parts, member_tag, b"", member_value)
+        parts.append(b"\x37\x00\x00\x00\x00")
+        return
+    raw = _encode_scalar(tag, value)
+    if len(raw) > 0xFFFF:
+        raise ValueError("IPP value of %d bytes does not fit a 16-bit length" % len(raw))
+    parts.append(len(raw).to_bytes(2, "big"))
+    parts.append(raw)
+
+
+def encode_message(message):
+    """The wire form of message; parts are collected and joined once."""
+    parts = [bytes(message.version), message.code.to_bytes(2, "big"),
+             message.request_id.to_bytes(4, "big", signed=True)]
+    for group in message.groups:
+        parts.append(bytes((group.tag,)))
+        for attribute in group.attributes:
+            name = attribute.name.encode("utf-8", "surrogateescape")
+            for tag, value in attribute.values:
+                _encode_item(parts, tag, name, value)
+                name = b""
+    parts.append(bytes((TAG_END,)))
+    parts.append(message.data)
+    return b"".join(parts)
+
+
+def syntax_name(tag, value=None):
+    """How a value's syntax is shown in records: RFC names, extension tags by number."""
+    if tag == TAG_EXTENSION and value is not None:
+        return "extension(0x%08x)" % value[0]
+    return VALUE_TAGS.get(tag) or "0x%02x" % tag
+
+
+# ── HTTP/1.1 framing over a byte source ──────────────────────────────────────────────────
+
+class ByteReader:
+    """One read buffer over recv(n) -> bytes; each wait is bounded by idle time and a deadline.
+
+    recv returns b"" at EOF.  wait(seconds) -> bool says whether bytes are ready; None means
+    the source never blocks (a file or BytesIO in tests and --decode).
+    """
+
+    def __init__(self, recv, wait=None, idle_timeout=DEFAULT_IDLE_TIMEOUT, clock=time.monotonic):
+        self._recv = recv
+        self._wait = wait
+        self._clock = clock
+        self.idle_timeout = idle_timeout
+        self.buffer = b""
+        self.eof = False
+        self.received = 0
+
+    def fill(self, deadline=None):
+        """Read more into the buffer; False at EOF.  Raises ClientGone on a timeout."""
+        if self.eof:
+            return False
+        if self._wait is not None:
+            timeout = self.idle_timeout
+            if deadline is not None:
+                timeout = min(timeout, deadline - self._clock())
+            if timeout <= 0 or not self._wait(timeout):
+                raise ClientGone("timeout" if timeout > 0 or deadline is None else "deadline")
+        try:
+            data = self._recv(READ_SIZE)
+        except (ConnectionError, OSError) as error:
+            raise ClientGone("read failed: %s" % error.strerror) from None
+        if not data:
+            self.eof = True
+            return False
+        self.received += len(data)
+        self.buffer = self.buffer + data if self.buffer else data
+        return True
+
+    def ready(self):
+        """Bytes already here or arriving now, without waiting (for 100-continue)."""
+        return bool(self.buffer) or self.eof or self._wait is None or self._wait(0)
+
+    def readline(self, limit, deadline=None):
+        """A line with its ending, at most limit bytes; b"" at EOF before any byte."""
+        while True:
+            end = self.buffer.find(b"\n", 0, limit)
+            if end >= 0:
+                line, self.buffer = self.buffer[:end + 1], self.buffer[end + 1:]
+                return line
+            if len(self.buffer) >= limit:
+                return None
+            if not self.fill(deadline):
+                line, self.buffer = self.buffer, b""
+                return line
+
+    def read(self, size, deadline=None):
+        """Up to size bytes, at least one unless at EOF."""
+        if not self.buffer and not self.fill(deadline):
+            return b""
+        chunk, self.buffer = self.buffer[:size], self.buffer[size:]
+        return chunk
+
+
+class RequestHead:
+    """The request line and headers as sent (header names kept as the client spelled them)."""
+
+    __slots__ = ("line", "method", "target", "version", "headers")
+
+    def __init__(self, line, method, target, version, headers):
+        self.line = line
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+
+    def header(self, name):
+        """The value of the last header called name (any case), or None."""
+        name = name.lower()
+        found = None
+        for key, value in self.headers:
+            if key.lower() == name:
+                found = value
+        return found
+
+    def header_values(self, name):
+        name = name.lower()
+        return [value for key, value in self.headers if key.lower() == name]
+
+    @property
+    def keep_alive(self):
+        tokens = {t.strip().lower() for v in self.header_values("Connection") for t in v.split(",")}
+        if "close" in tokens:
+            return False
+        return self.version == "HTTP/1.1" or "keep-alive" in tokens
+
+
+TLS_HANDSHAKE = 0x16
+
+
+def _strip_eol(line):
+    if line.endswith(b"\r\n"):
+        return line[:-2]
+    return line[:-1] if line.endswith(b"\n") else line
+
+
+def read_request_head(reader, head, max_header_bytes, deadline):
+    """Fill head from a request line and headers; False at a clean EOF before any byte.
+
+    Raises HttpError for a request that gets an error answer and ClientGone for bytes that
+    are not HTTP at all (TLS, binary garbage), which get no answer.
+    """
+    while True:                                 # RFC 9112 2.2: ignore empty lines first
+        if not reader.buffer and not reader.fill(deadline):
+            return False
+        first = reader.buffer[0]
+        if first not in b"\r\n":
+            break
+        reader.readline(2, deadline)
+    if first == TLS_HANDSHAKE or first < 0x20 or first > 0x7E:
+        head.line = reader.buffer[:MAX_REQUEST_LINE]
+        raise ClientGone("not HTTP (first byte 0x%02x%s)" % (
+            first, ", a TLS handshake" if first == TLS_HANDSHAKE else ""))
+    line = reader.readline(MAX_REQUEST_LINE + 2, deadline)
+    if line is None:
+        head.line = reader.buffer[:MAX_REQUEST_LINE]
+        raise HttpError(414, "request line longer than %d bytes" % MAX_REQUEST_LINE)
+    head.line = _strip_eol(line)
+    if not line.endswith(b"\n"):
+        raise ClientGone("connection closed inside the request line")
+    parts = head.line.split(b" ")
+    if len(parts) != 3 or not all(parts) or b"\x00" in head.line or b"\r" in head.line:
+        raise HttpError(400, "malformed request line")
+    head.method, head.target, head.version = (p.decode("latin-1") for p in parts)
+    version = head.version
+    if version[:5] != "HTTP/" or version[5:] not in ("1.0", "1.1"):
+        if version[:5] == "HTTP/" and version[5:] in ("2", "2.0", "3", "3.0"):
+            raise HttpError(505, "HTTP version %s not supported" % version[5:])
+        raise HttpError(400, "bad HTTP version")
+    size = 0
+    while True:
+        line = reader.readline(max_header_bytes + 2, deadline)
+        if line is None:
+            raise HttpError(431, "a header line longer than %d bytes" % max_header_bytes)
+        if not line.endswith(b"\n"):
+            raise ClientGone("connection closed inside the headers")
+        size += len(line)
+        if size > max_header_bytes:
+            raise HttpError(431, "headers larger than %d bytes" % max_header_bytes)
+        field = _strip_eol(line)
+        if not field:
+            return True
+        if len(head.headers) >= MAX_HEADER_COUNT:
+            raise HttpError(431, "more than %d header fields" % MAX_HEADER_COUNT)
+        name, colon, value = field.partition(b":")
+        head.headers.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
+        if (not colon or not name or name != name.strip() or field[:1] in b" \t"
+                or b"\x00" in field or b"\r" in field):
+            raise HttpError(400, "malformed header field")
+
+
+def body_length(head):
+    """The framing of the body: ("length", n), ("chunked", None); HttpError when ambiguous."""
+    lengths = head.header_values("Content-Length")
+    codings = [t.strip().lower() for v in head.header_values("Transfer-Encoding") for t in v.split(",")]
+    if codings and lengths:
+        raise HttpError(400, "both Content-Length and Transfer-Encoding")
+    if codings:
+        if codings != ["chunked"]:
+            raise HttpError(501, "transfer coding %s not supported" % ",".join(codings))
+        return "chunked", None
+    values = {v.strip() for value in lengths for v in value.split(",")}
+    if len(values) > 1:
+        raise HttpError(400, "conflicting Content-Length values")
+    if not values:
+        return "length", 0
+    text = values.pop()
+    if not text.isdigit() or not text.isascii() or len(text) > 19:
+        raise HttpError(400, "bad Content-Length")
+    return "length", int(text)
+
+
+def iter_body(reader, framing, max_body_bytes, deadline_for):
+    """Yield the body's bytes as they come; HttpError(413) before reading past the limit.
+
+    deadline_for() gives the current deadline, so a body may take as long as it keeps moving.
+    """
+    kind, length = framing
+    if kind == "length":
+        if length > max_body_bytes:
+            raise HttpError(413, "Content-Length %d over the %d byte limit" % (length, max_body_bytes))
+        while length:
+            chunk = reader.read(min(length, READ_SIZE), deadline_for())
+            if not chunk:
+                raise ClientGone("connection closed inside the body")
+            length -= len(chunk)
+            yield chunk
+        return
+    total = 0
+    while True:
+        line = reader.readline(MAX_CHUNK_LINE, deadline_for())
+        if line is None:
+            raise HttpError(400, "chunk-size line too long")
+        if not line.endswith(b"\n"):
+            raise ClientGone("connection closed inside a chunk header")
+        size_text = _strip_eol(line).split(b";", 1)[0].strip(b" \t")
+        if not size_text or len(size_text) > 16 or size_text.strip(b"0123456789abcdefABCDEF"):
+            raise HttpError(400, "bad chunk size")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        total += size
+        if total > max_body_bytes:
+            raise HttpError(413, "chunked body over the %d byte limit" % max_body_bytes)
+        while size:
+            chunk = reader.read(min(size, READ_SIZE), deadline_for())
+            if not chunk:
+                raise ClientGone("connection closed inside a chunk")
+            size -= len(chunk)
+            yield chunk
+        if reader.readline(3, deadline_for()) not in (b"\r\n", b"\n"):
+            raise HttpError(400, "chunk not followed by CRLF")
+    trailer_bytes = 0
+    while True:                                 # trailers are read and dropped
+        line = reader.readline(DEFAULT_MAX_HEADER_BYTES, deadline_for())
+        if line is None or not line.endswith(b"\n"):
+            raise HttpError(400, "bad chunked trailer")
+        trailer_bytes += len(line)
+        if trailer_bytes > DEFAULT_MAX_HEADER_BYTES:
+            raise HttpError(431, "chunked trailer too large")
+        if not _strip_eol(line):
+            return
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(timestamp):
+    """IMF-fixdate (RFC 9110 5.6.7) without importing email.utils."""
+    t = time.gmtime(timestamp)
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec)
+
+
+def format_response(status, headers, body=b"", head_only=False):
+    """Status line, headers and body as one bytes value, ready for a single write."""
+    lines = ["HTTP/1.1 %d %s" % (status, HTTP_REASONS.get(status, "Unknown"))]
+    lines.extend("%s: %s" % pair for pair in headers)
+    lines.append("\r\n")
+    data = "\r\n".join(lines).encode("latin-1")
+    return data if head_only else data + body
+
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def cupsd_headers(now, keep_alive, idle_timeout, content_length, content_type, extra=()):
+    """Response headers in the order cupsd 2.4 sends them (see tests/captures)."""
+    headers = [("Connection", "Keep-Alive" if keep_alive else "close"),
+               ("Content-Language", "en")]
+    if content_length is not None:
+        headers.append(("Content-Length", str(content_length)))
+    if content_type:
+        headers.append(("Content-Type", content_type))
+    headers.append(("Date", http_date(now)))
+    if keep_alive:
+        headers.append(("Keep-Alive", "timeout=%d" % idle_timeout))
+    headers.extend(extra)
+    headers.extend((("Accept-Encoding", "gzip, deflate, identity"), ("Server", SERVER_HEADER),
+                    ("X-Frame-Options", "DENY"),
+                    ("Content-Security-Policy", "frame-ancestors 'none'")))
+    return headers
+
+
+# ── Personas: what to answer, given what was asked (no bytes, no files) ─────────────────
+
+class IppRequest:
+    """What a persona sees of one IPP request."""
+
+    __slots__ = ("message", "path", "host")
+
+    def __init__(self, message, path="/", host="localhost"):
+        self.message = message
+        self.path = path
+        self.host = host
+
+
+class Answer:
+    """An IPP response (http_status 200 with message) or a bare HTTP status such as 401."""
+
+    __slots__ = ("http_status", "message", "close")
+
+    def __init__(self, http_status=200, message=None, close=False):
+        self.http_status = http_status
+        self.message = message
+        self.close = close
+
+    @property
+    def ipp_status(self):
+        return None if self.message is None else self.message.code
+
+    @property
+    def status_message(self):
+        if self.message is None or not self.message.groups:
+            return None
+        attribute = self.message.groups[0].get("status-message")
+        return attribute.first if attribute is not None else None
+
+
+def ipp_answer(request, status, text=None, groups=()):
+    """A response as cupsd builds one: version and request-id echoed, charset, language,
+    then status-message in the operation group, then any further groups."""
+    operation = Group(TAG_OPERATION, [Attribute("attributes-charset", [(TAG_CHARSET, "utf-8")]),
+                                      Attribute("attributes-natural-language",
+                                                [(TAG_LANGUAGE, "en")])])
+    if text is not None:
+        operation.attributes.append(Attribute("status-message", [(TAG_TEXT, text)]))
+    message = request.message
+    return Answer(200, Message(message.version, STATUS[status], message.request_id,
+                               [operation] + list(groups)))
+
+
+def unauthorized():
+    """cupsd's answer where its policy wants a login nobody here can give."""
+    return Answer(401, None, close=True)
+
+
+def uri_path(uri):
+    """The path of ipp://host:port/path?query, "" if uri is not absolute."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return ""
+    path = rest[rest.find("/"):] if "/" in rest else "/"
+    return path.split("?", 1)[0]
+
+
+def _natural_language_ok(text):
+    """RFC 5646-ish check in the spirit of libcups' ippValidateAttribute."""
+    if not text or len(text) > 63:
+        return False
+    parts = text.split("-")
+    first = parts[0]
+    return (first.isascii() and first.isalpha() and len(first) <= 8
+            and all(p and len(p) <= 8 and p.isascii() and p.isalnum() for p in parts[1:]))
+
+
+def _name_ok(text):
+    """libcups' check for a name value: valid UTF-8, no control characters, < 256 bytes."""
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return len(raw) < 256 and not any(c < 0x20 or c == 0x7F for c in raw)
+
+
+URI_OPTIONAL = frozenset((OP["CUPS-Get-Default"], OP["CUPS-Get-Printers"], OP["CUPS-Get-Classes"],
+                          OP["CUPS-Get-Devices"], OP["CUPS-Get-PPDs"]))
+
+
+def check_request(request):
+    """The checks cupsd's cupsdProcessIPPRequest makes before looking at the operation.
+
+    Returns an Answer when the request fails one, else None.  Order and messages follow
+    CUPS 2.4 scheduler/ipp.c.
+    """
+    message = request.message
+    major, minor = message.version
+    if major not in (1, 2):
+        return ipp_answer(request, "server-error-version-not-supported",
+                          "Bad request version number %d.%d." % (major, minor))
+    if message.request_id < 1:
+        return ipp_answer(request, "client-error-bad-request",
+                          "Bad request ID %d." % message.request_id)
+    attributes = [(g.tag, a) for g in message.groups for a in g.attributes]
+    if not attributes:
+        return ipp_answer(request, "client-error-bad-request", "No attributes in request.")
+    previous = attributes[0][0]
+    for tag, _ in attributes:
+        if tag < previous:
+            return ipp_answer(request, "client-error-bad-request",
+                              "Attribute groups are out of order (%x < %x)." % (tag, previous))
+        previous = tag
+
+    def leading(index, name, value_tag):
+        if index < len(attributes):
+            tag, attribute = attributes[index]
+            if (tag == TAG_OPERATION and attribute.name == name
+                    and attribute.values[0][0] == value_tag):
+                return attribute.first
+        return None
+
+    charset = leading(0, "attributes-charset", TAG_CHARSET)
+    language = leading(1, "attributes-natural-language", TAG_LANGUAGE)
+    uri = _operation_uri(message)
+    if charset is not None and charset.lower() not in ("us-ascii", "utf-8"):
+        return ipp_answer(request, "client-error-charset-not-supported",
+                          "Unsupported \"attributes-charset\" value '%s'." % charset)
+    if language is not None and not _natural_language_ok(language):
+        return ipp_answer(request, "client-error-bad-request",
+                          "Bad \"attributes-natural-language\" value '%s'." % language)
+    if charset is None or language is None or (uri is None and message.code not in URI_OPTIONAL):
+        return ipp_answer(request, "client-error-bad-request", "Missing required attributes.")
+    user = message.find("requesting-user-name")
+    if user is not None and user.values[0][0] not in (TAG_NAME, TAG_NAME_LANG):
+        return ipp_answer(request, "client-error-attributes-or-values-not-supported",
+                          "\"requesting-user-name\" attribute with wrong syntax.",
+                          [Group(TAG_UNSUPPORTED_GROUP, [user])])
+    return None
+
+
+def _operation_uri(message):
+    """printer-uri, else job-uri, else (CUPS-Get-PPD) ppd-name, from the operation group."""
+    for name, tag in (("printer-uri", TAG_URI), ("job-uri", TAG_URI), ("ppd-name", TAG_NAME)):
+        if name == "ppd-name" and message.code != OP["CUPS-Get-PPD"]:
+            continue
+        attribute = message.find(name)
+        if attribute is not None and attribute.values[0][0] == tag:
+            group = next(g for g in message.groups if attribute in g.attributes)
+            return attribute.first if group.tag == TAG_OPERATION else None
+    return None
+
+
+NO_PRINTER = "The printer or class does not exist."
+
+
+def _integer_attribute(message, name):
+    attribute = message.find(name)
+    if attribute is None or attribute.values[0][0] != TAG_INTEGER:
+        return None
+    return attribute.first
+
+
+def _target(message):
+    """Whether the request names a destination, a job, or the server itself."""
+    uri = _operation_uri(message) or ""
+    path = uri_path(uri)
+    if message.find("job-id") is not None or path.startswith("/jobs/"):
+        return "job"
+    if path.startswith(("/printers/", "/classes/")):
+        return "destination"
+    return "server"
+
+
+def _job_not_found(request):
+    message = request.message
+    job_id = _integer_attribute(message, "job-id")
+    if job_id is None:
+        path = uri_path(_operation_uri(message) or "")
+        tail = path[len("/jobs/"):] if path.startswith("/jobs/") else ""
+        job_id = int(tail) if tail.isdigit() and len(tail) < 10 else None
+    if job_id is None:
+        return ipp_answer(request, "client-error-bad-request", "Got a printer-uri attribute "
+                          "but no job-id.")
+    return ipp_answer(request, "client-error-not-found", "Job #%d does not exist." % job_id)
+
+
+def _server_or_printer(ok_status=None, ok_text=None):
+    """Operations whose answer is fixed for the server and not-found for any destination."""
+    def respond(request):
+        if _target(request.message) == "server" and ok_status is not None:
+            return ipp_answer(request, ok_status, ok_text)
+        return ipp_answer(request, "client-error-not-found", NO_PRINTER)
+    return respond
+
+
+def _on_job(request):
+    if _target(request.message) == "destination" and request.message.find("job-id") is None:
+        return ipp_answer(request, "client-error-not-found", NO_PRINTER)
+    return _job_not_found(request)
+
+
+def _not_supported(request):
+    return ipp_answer(request, "server-error-operation-not-supported",
+                      "%s not supported." % code_name(OPERATIONS, request.message.code))
+
+
+EMPTY_OPERATIONS = {
+    "CUPS-Get-Default": lambda r: ipp_answer(r, "client-error-not-found", "No default printer."),
+    "CUPS-Get-Printers": lambda r: ipp_answer(r, "client-error-not-found", "No destinations added."),
+    "CUPS-Get-Classes": lambda r: ipp_answer(r, "client-error-not-found", "No destinations added."),
+    "Get-Jobs": _server_or_printer("successful-ok"),
+    "Get-Printer-Attributes": _server_or_printer(),
+    "Get-Printer-Supported-Values": _server_or_printer(),
+    "Print-Job": _server_or_printer(),
+    "Validate-Job": _server_or_printer(),
+    "Create-Job": _server_or_printer(),
+    "Send-Document": _on_job,
+    "Cancel-Job": _on_job,
+    "Get-Job-Attributes": _on_job,
+    "Hold-Job": _on_job,
+    "Release-Job": _on_job,
+    "Restart-Job": _on_job,
+    "Set-Job-Attributes": _on_job,
+    "Close-Job": _on_job,
+    "CUPS-Move-Job": _on_job,
+    "CUPS-Authenticate-Job": _on_job,
+    "CUPS-Get-Document": _on_job,
+    "Pause-Printer": _server_or_printer(),
+    "Resume-Printer": _server_or_printer(),
+    "Purge-Jobs": _server_or_printer(),
+    "Cancel-Jobs": _server_or_printer(),
+    "Cancel-My-Jobs": _server_or_printer(),
+    "Set-Printer-Attributes": _server_or_printer(),
+    "Hold-New-Jobs": _server_or_printer(),
+    "Release-Held-New-Jobs": _server_or_printer(),
+    "CUPS-Accept-Jobs": _server_or_printer(),
+    "CUPS-Reject-Jobs": _server_or_printer(),
+    "Enable-Printer": _server_or_printer(),
+    "Disable-Printer": _server_or_printer(),
+    "CUPS-Delete-Printer": _server_or_printer(),
+    "CUPS-Delete-Class": _server_or_printer(),
+    "CUPS-Set-Default": _server_or_printer(),
+    "CUPS-Add-Modify-Printer": lambda r: unauthorized(),
+    "CUPS-Add-Modify-Class": lambda r: unauthorized(),
+    "CUPS-Get-Devices": lambda r: unauthorized(),
+    "CUPS-Get-PPDs": lambda r: ipp_answer(r, "successful-ok"),
+    "CUPS-Get-PPD": lambda r: ipp_answer(r, "client-error-not-found", "The PPD file does not exist."),
+}
+EMPTY_HANDLERS = {OP[name]: handler for name, handler in EMPTY_OPERATIONS.items()}
+
+
+def respond_empty(request):
+    """cupsd with no printers, no jobs and the default policy (see README, "empty persona")."""
+    if request.path == "/admin" or request.path.startswith("/admin/"):
+        return unauthorized()
+    problem = check_request(request)
+    if problem is not None:
+        return problem
+    return EMPTY_HANDLERS.get(request.message.code, _not_supported)(request)
+
+
+PERSONAS = {"empty": respond_empty}
+
+
+_HOME_PAGE = """<!DOCTYPE HTML>
+<html>
+  <head>
+    <meta charset="utf-8">
+    <title>Home - CUPS 2.4.2</title>
+  </head>
+  <body>
+    <h1>CUPS 2.4.2</h1>
+    <p>CUPS is the standards-based, open source printing system.</p>
+    <ul>
+      <li><a href="/printers/">Printers</a></li>
+      <li><a href="/jobs/">Jobs</a></li>
+      <li><a href="/admin/">Administration</a></li>
+    </ul>
+  </body>
+</html>
+"""
+_LIST_PAGE = """<!DOCTYPE HTML>
+<html>
+  <head>
+    <meta charset="utf-8">
+    <title>%s - CUPS 2.4.2</title>
+  </head>
+  <body>
+    <h1>%s</h1>
+    <p>%s</p>
+  </body>
+</html>
+"""
+_PAGES = {
+    "/": _HOME_PAGE,
+    "/printers/": _LIST_PAGE % ("Printers", "Printers", "No printers."),
+    "/classes/": _LIST_PAGE % ("Classes", "Classes", "No classes."),
+    "/jobs/": _LIST_PAGE % ("Jobs", "Jobs", "No jobs."),
+}
+
+
+def respond_web(method, path):
+    """(status, page) for a browser's GET or HEAD, as cupsd's web interface would answer."""
+    if path == "/admin" or path.startswith("/admin/"):
+        return 401, None
+    page = _PAGES.get(path) or _PAGES.get(path + "/")
+    if page is None:
+        return 404, None
+    return 200, page
+
+
+_ERROR_PAGE = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" \
+"http://www.w3.org/TR/html4/loose.dtd">
+<HTML>
+<HEAD>
+\t<META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=utf-8">
+\t<TITLE>%(title)s - CUPS v2.4.2</TITLE>
+\t<LINK REL="STYLESHEET" TYPE="text/css" HREF="/cups.css">
+</HEAD>
+<BODY>
+<H1>%(title)s</H1>
+<P>%(text)s</P>
+</BODY>
+</HTML>
+"""
+_ERROR_TEXT = {
+    401: "Enter your username and password or the root username and password to access this "
+         "page. If you are using Kerberos authentication, make sure you have a valid Kerberos "
+         "ticket.",
+}
+
+
+def error_page(status):
+    title = HTTP_REASONS.get(status, "Unknown")
+    return (_ERROR_PAGE % {"title": title, "text": _ERROR_TEXT.get(status, title)}).encode()
+
+
+# ── Records: one value per request, three pure formats ──────────────────────────────────
+
+class Exchange:
+    """One HTTP request on the connection and the answer it got; filled in as it goes."""
+
+    def __init__(self, time, seq):
+        self.time = time
+        self.seq = seq
+        self.head = None
+        self.auth = None                 # (scheme, user or None, secret given?)
+        self.body_bytes = 0
+        self.ipp = None                  # the decoded request Message, data stripped
+        self.ipp_error = None
+        self.document_bytes = 0
+        self.document_sha256 = None
+        self.http_status = None
+        self.answer = None
+        self.error = None
+
+
+class ConnectionRecord:
+    def __init__(self, time, peer, pid):
+        self.time = time
+        self.peer = peer
+        self.pid = pid
+        self.exchanges = []
+        self.error = None
+
+    @property
+    def first_line(self):
+        first = self.exchanges[0].head if self.exchanges else None
+        return first.line if first is not None else None
+
+
+_CONTROL_ESCAPES = {c: "\\x%02x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
+_CONTROL_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"})
+
+
+def escape(text, limit=LOG_VALUE_CHARS):
+    """Client text made safe for a terminal: control bytes escaped, bad UTF-8 as \\xNN,
+    long values cut with their length noted."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
+    clipped = text[:limit]
+    safe = (clipped.translate(_CONTROL_ESCAPES).encode("utf-8", "surrogateescape")
+            .decode("utf-8", "backslashreplace"))
+    if len(text) > limit:
+        safe += "...[%d chars]" % len(text)
+    return safe
+
+
+def _plain(tag, value):
+    """A value as JSON-ready data: str, int, bool, dict or list; binary as hex."""
+    if tag == TAG_BEGIN_COLLECTION:
+        return {m.name: [_plain(t, v) for t, v in m.values] for m in value}
+    if tag == TAG_EXTENSION:
+        return {"tag": "0x%08x" % value[0], "hex": value[1][:LOG_VALUE_CHARS].hex()}
+    if tag == TAG_TEXT_LANG or tag == TAG_NAME_LANG:
+        return {"language": escape(value[0]), "text": escape(value[1])}
+    if tag == TAG_RANGE:
+        return {"lower": value[0], "upper": value[1]}
+    if tag == TAG_RESOLUTION:
+        units = {3: "dpi", 4: "dpcm"}.get(value[2], value[2])
+        return {"x": value[0], "y": value[1], "units": units}
+    if tag == TAG_DATETIME:
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%d%s%02d:%02d" % value
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, bytes):
+        return value[:LOG_VALUE_CHARS].hex() + ("...[%d bytes]" % len(value)
+                                                 if len(value) > LOG_VALUE_CHARS else "")
+    return value
+
+
+def _plain_attribute(attribute):
+    values = attribute.values[:LOG_VALUES_PER_ATTRIBUTE]
+    syntaxes = []
+    for tag, value in values:
+        name = syntax_name(tag, value)
+        if name not in syntaxes:
+            syntaxes.append(name)
+    result = {"name": escape(attribute.name), "syntax": "|".join(syntaxes),
+              "values": [_plain(tag, value) for tag, value in values]}
+    if len(attribute.values) > len(values):
+        result["values_omitted"] = len(attribute.values) - len(values)
+    return result
+
+
+def _plain_ipp(message):
+    return {"version": "%d.%d" % message.version,
+            "operation": code_name(OPERATIONS, message.code),
+            "operation_id": "0x%04x" % message.code,
+            "request_id": message.request_id,
+            "groups": [{"tag": code_name(GROUP_TAGS, g.tag),
+                        "attributes": [_plain_attribute(a) for a in g.attributes]}
+                       for g in message.groups]}
+
+
+def rfc3339(timestamp):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + (
+        ".%03dZ" % (int(timestamp * 1000) % 1000))
+
+
+def plain_exchange(connection, exchange):
+    """Everything a JSON record says about one request, as plain data."""
+    head = exchange.head
+    answer = exchange.answer
+    ipp = None
+    if exchange.ipp is not None:
+        ipp = _plain_ipp(exchange.ipp)
+        ipp["document_bytes"] = exchange.document_bytes
+        ipp["document_sha256"] = exchange.document_sha256
+    elif exchange.ipp_error is not None:
+        ipp = {"error": exchange.ipp_error}
+    auth = None
+    if exchange.auth is not None:
+        auth = {"scheme": escape(exchange.auth[0]), "user": exchange.auth[1] and escape(exchange.auth[1]),
+                "password_given": exchange.auth[2]}
+    ipp_status = answer.ipp_status if answer is not None else None
+    return {
+        "time": rfc3339(exchange.time), "peer": connection.peer, "pid": connection.pid,
+        "seq": exchange.seq,
+        "request": escape(head.line) if head else None,
+        "method": escape(head.method) if head else None,
+        "target": escape(head.target) if head else None,
+        "version": escape(head.version) if head else None,
+        "headers": [[escape(k), escape(v)] for k, v in head.headers] if head else [],
+        "auth": auth,
+        "body_bytes": exchange.body_bytes,
+        "ipp": ipp,
+        "response": {"http_status": exchange.http_status,
+                     "ipp_status": code_name(STATUS_CODES, ipp_status) if ipp_status is not None else None,
+                     "status_message": answer.status_message if answer is not None else None},
+        "error": exchange.error,
+    }
+
+
+def plain_connection(connection):
+    """The JSON record of a connection that carried no complete request (e.g. lpstat -r)."""
+    return {"time": rfc3339(connection.time), "peer": connection.peer, "pid": connection.pid,
+            "seq": 0, "request": None, "method": None, "target": None, "version": None,
+            "headers": [], "auth": None, "body_bytes": 0, "ipp": None,
+            "response": {"http_status": None, "ipp_status": None, "status_message": None},
+            "error": connection.error or "no request"}
+
+
+_JSON_ESCAPES = {c: "\\u%04x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
+_JSON_ESCAPES.update({0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+
+
+def to_json(value):
+    """Compact JSON for the plain data above (json would cost a `re` import per process)."""
+    if isinstance(value, str):
+        return '"%s"' % value.translate(_JSON_ESCAPES)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        return "{%s}" % ",".join("%s:%s" % (to_json(str(k)), to_json(v)) for k, v in value.items())
+    return "[%s]" % ",".join(to_json(v) for v in value)
+
+
+def format_json(connection):
+    """One line per request; one for a connection that carried none."""
+    if not connection.exchanges:
+        return to_json(plain_connection(connection)) + "\n"
+    return "".join(to_json(plain_exchange(connection, e)) + "\n" for e in connection.exchanges)
+
+
+def c_locale_date(timestamp):
+    """The date as `date` prints it in the C locale."""
+    return time.strftime("%a %b %e %H:%M:%S %Z %Y", time.localtime(timestamp))
+
+
+def format_classic(connection):
+    """The original logger's three lines: Connection, the date, the first request line."""
+    lines = ["Connection", c_locale_date(connection.time)]
+    if connection.first_line is not None:
+        lines.append(escape(connection.first_line, MAX_REQUEST_LINE))
+    return "\n".join(lines) + "\n"
+
+
+def _text_value(plain):
+    if isinstance(plain, str):
+        return "'%s'" % plain
+    if isinstance(plain, (dict, list)):
+        return to_json(plain)
+    return str(plain).lower() if isinstance(plain, bool) else str(plain)
+
+
+def summary(plain):
+    """One line for syslog and the text format: what was asked and what it got."""
+    ipp = plain["ipp"] or {}
+    response = plain["response"]
+    parts = [plain["peer"], plain["request"] or "-"]
+    if ipp.get("operation"):
+        parts.append("%s request-id=%s" % (ipp["operation"], ipp["request_id"]))
+    if plain["auth"]:
+        parts.append("auth=%s user=%s" % (plain["auth"]["scheme"], plain["auth"]["user"]))
+    parts.append("-> %s" % (response["http_status"] or "no answer"))
+    if response["ipp_status"]:
+        parts.append(response["ipp_status"])
+    if plain["error"]:
+        parts.append("error: %s" % plain["error"])
+    return " ".join(str(p) for p in parts)
+
+
+def format_text(connection):
+    """The classic lines, then every request indented below them."""
+    lines = [format_classic(connection).rstrip("\n"), "  peer %s pid %d" % (connection.peer, connection.pid)]
+    for exchange in connection.exchanges:
+        plain = plain_exchange(connection, exchange)
+        lines.append("  request %d at %s: %s" % (plain["seq"], plain["time"], plain["request"] or "-"))
+        lines.extend("    %s: %s" % (k, v) for k, v in plain["headers"])
+        if plain["auth"]:
+            lines.append("    auth: %s user %s, password %s" % (
+                plain["auth"]["scheme"], plain["auth"]["user"],
+                "given (not recorded)" if plain["auth"]["password_given"] else "not given"))
+        lines.append("    body: %d bytes" % plain["body_bytes"])
+        ipp = plain["ipp"]
+        if ipp and "error" in ipp:
+            lines.append("    ipp: undecodable: %s" % ipp["error"])
+        elif ipp:
+            lines.append("    ipp %s %s (%s) request-id %s" % (
+                ipp["version"], ipp["operation"], ipp["operation_id"], ipp["request_id"]))
+            for group in ipp["groups"]:
+                lines.append("      %s" % group["tag"])
+                for attribute in group["attributes"]:
+                    values = ", ".join(_text_value(v) for v in attribute["values"])
+                    if attribute.get("values_omitted"):
+                        values += " ... (+%d more)" % attribute["values_omitted"]
+                    lines.append("        %s (%s) = %s" % (attribute["name"], attribute["syntax"], values))
+            if ipp["document_bytes"]:
+                lines.append("    document: %d bytes sha256 %s" % (
+                    ipp["document_bytes"], ipp["document_sha256"]))
+        response = plain["response"]
+        answer = "    answer: HTTP %s" % (response["http_status"] or "none")
+        if response["ipp_status"]:
+            answer += ", IPP %s" % response["ipp_status"]
+        if response["status_message"]:
+            answer += " \"%s\"" % response["status_message"]
+        lines.append(answer)
+        if plain["error"]:
+            lines.append("    error: %s" % plain["error"])
+    if connection.error:
+        lines.append("  connection: %s" % connection.error)
+    return "\n".join(lines) + "\n"
+
+
+FORMATS = {"classic": format_classic, "text": format_text, "json": format_json}
+
+
+# ── Sinks: each record is one write(); a failing sink never stops the answer ────────────
+
+def open_log(path):
+    """The log fd: appended to, never through a symlink, only a regular file."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+                 | os.O_NOCTTY | os.O_NONBLOCK, 0o640)
+    mode = os.fstat(fd).st_mode
+    if mode & 0o170000 != 0o100000:
+        os.close(fd)
+        raise OSError("%s is not a regular file" % path)
+    return fd
+
+
+def write_all(fd, data):
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+class Recorder:
+    """Sends records where the options say: a log fd, syslog, or both.
+
+    JSON goes out after each request, so a killed connection keeps what it answered;
+    text and classic go out once per connection, in one write.  A write that fails is
+    reported to syslog together with the record, so no record is lost silently.
+    """
+
+    def __init__(self, fmt, log_fd=None, log_name=None, use_syslog=False, log_error=None):
+        self.format = fmt
+        self.log_fd = log_fd
+        self.log_name = log_name
+        self.use_syslog = use_syslog
+        self.pending_error = log_error
+        self.sent = 0                    # exchanges already written (json)
+
+    def _write(self, text):
+        if self.log_fd is None:
+            if self.pending_error is not None:
+                self._syslog_failure(self.pending_error, text)
+            return
+        try:
+            write_all(self.log_fd, text.encode("utf-8", "surrogateescape"))
+        except OSError as error:
+            self._syslog_failure("cannot write %s: %s" % (self.log_name, error.strerror or error), text)
+
+    def _syslog_failure(self, problem, text):
+        _syslog(3, "%s; record follows: %s" % (problem, text.rstrip("\n").replace("\n", " | ")))
+
+    def exchange_done(self, connection, exchange):
+        if self.use_syslog:
+            plain = plain_exchange(connection, exchange)
+            _syslog(6, to_json(plain) if self.format == "json" else summary(plain))
+        if self.format == "json":
+            self._write(to_json(plain_exchange(connection, exchange)) + "\n")
+            self.sent += 1
+
+    def connection_done(self, connection):
+        if self.use_syslog and not connection.exchanges:
+            plain = plain_connection(connection)
+            _syslog(6, to_json(plain) if self.format == "json" else summary(plain))
+        if self.format != "json":
+            self._write(FORMATS[self.format](connection))
+        elif not connection.exchanges:
+            self._write(format_json(connection))
+
+
+_syslog_open = False
+
+
+def _syslog(priority, text):
+    """priority 3 = err, 6 = info, facility daemon; syslog is imported only when used."""
+    global _syslog_open
+    import syslog
+    if not _syslog_open:
+        syslog.openlog(IDENT, syslog.LOG_PID, syslog.LOG_DAEMON)
+        _syslog_open = True
+    syslog.syslog(priority, text.replace("\x00", "\\x00"))
+
+
+# ── One connection: read, decode, decide, answer, record ────────────────────────────────
+
+class Config:
+    """What the options decide for a connection."""
+
+    def __init__(self, persona="empty", idle_timeout=DEFAULT_IDLE_TIMEOUT,
+                 header_timeout=DEFAULT_HEADER_TIMEOUT, max_header_bytes=DEFAULT_MAX_HEADER_BYTES,
+                 max_body_bytes=DEFAULT_MAX_BODY_BYTES, clock=time.time, monotonic=time.monotonic):
+        self.persona = persona
+        self.idle_timeout = idle_timeout
+        self.header_timeout = header_timeout
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
+        self.clock = clock
+        self.monotonic = monotonic
+
+
+def new_sha256():
+    """sha256 without hashlib's 10 ms import where the interpreter has _sha256 built in."""
+    try:
+        from _sha256 import sha256
+    except ImportError:
+        try:
+            from _sha2 import sha256
+        except ImportError:
+            from hashlib import sha256
+    return sha256()
+
+
+def parse_authorization(value):
+    """(scheme, user, secret given?) from an Authorization value; the secret is never kept."""
+    scheme, _, credentials = value.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "basic":
+        return scheme, None, bool(credentials)
+    import binascii
+    try:
+        decoded = binascii.a2b_base64(credentials.encode("latin-1")).decode("utf-8", "surrogateescape")
+    except (ValueError, UnicodeEncodeError):
+        return scheme, None, bool(credentials)
+    user, _, password = decoded.partition(":")
+    return scheme, user, bool(password)
+
+
+SECRET_HEADERS = ("authorization", "proxy-authorization")
+
+
+def _redact(headers):
+    return [(k, v.strip().partition(" ")[0] + " [redacted]") if k.lower() in SECRET_HEADERS else (k, v)
+            for k, v in headers]
+
+
+def _counted(body, exchange):
+    for chunk in body:
+        exchange.body_bytes += len(chunk)
+        yield chunk
+
+
+def read_ipp(body):
+    """Decode the attributes at the head of the body; returns the message, whose data is
+    the document bytes that came with them.  Tries again on doubling sizes, so a large
+    attribute block is parsed a few times, not once per chunk."""
+    parts = []
+    size = 0
+    attempt_at = 0
+    for chunk in body:
+        parts.append(chunk)
+        size += len(chunk)
+        if size < attempt_at:
+            continue
+        data = b"".join(parts)
+        parts = [data]
+        try:
+            return decode_message(data)
+        except Truncated:
+            if size > MAX_IPP_ATTRIBUTE_BYTES:
+                raise HttpError(413, "IPP attributes over %d bytes" % MAX_IPP_ATTRIBUTE_BYTES) from None
+            attempt_at = size * 2
+    return decode_message(b"".join(parts))
+
+
+def _target_path(target):
+    if "://" in target:
+        target = uri_path(target)
+    return target.split("?", 1)[0] or "/"
+
+
+def _wants_ipp(head):
+    content_type = (head.header("Content-Type") or "").split(";", 1)[0].strip().lower()
+    return head.method == "POST" and content_type == "application/ipp"
+
+
+def _send(send, data, exchange):
+    try:
+        send(data)
+    except OSError as error:
+        exchange.error = "answer not delivered: %s" % (error.strerror or error)
+        raise ClientGone(exchange.error) from None
+
+
+def serve_request(reader, send, exchange, config):
+    """Read one request, answer it; returns whether the connection goes on."""
+    head = exchange.head = RequestHead(b"", "", "", "", [])
+    preface = b""
+    try:
+        if not read_request_head(reader, head, config.max_header_bytes,
+                                 config.monotonic() + config.header_timeout):
+            exchange.head = None
+            return False
+        exchange.time = config.clock()
+        authorization = head.header("Authorization")
+        if authorization is not None:
+            exchange.auth = parse_authorization(authorization)
+        head.headers = _redact(head.headers)
+        framing = body_length(head)
+        if framing[0] == "length" and framing[1] > config.max_body_bytes:
+            raise HttpError(413, "Content-Length %d over the %d byte limit"
+                            % (framing[1], config.max_body_bytes))
+        expect = head.header("Expect")
+        if expect is not None and head.version == "HTTP/1.1":
+            if expect.strip().lower() != "100-continue":
+                raise HttpError(417, "unsupported Expect: %s" % expect)
+            if reader.ready():
+                preface = CONTINUE          # the body is already here: one write, no Nagle stall
+            else:
+                _send(send, CONTINUE, exchange)
+        body = _counted(iter_body(reader, framing, config.max_body_bytes, lambda: None), exchange)
+        if _wants_ipp(head):
+            return _answer_ipp(body, head, exchange, config, send, preface)
+        for _ in body:
+            pass
+        return _answer_web(head, exchange, config, send, preface)
+    except HttpError as error:
+        exchange.http_status = error.status
+        exchange.error = str(error)
+        body = error_page(error.status)
+        headers = cupsd_headers(config.clock(), False, config.idle_timeout, len(body),
+                                "text/html; charset=utf-8")
+        _send(send, preface + format_response(error.status, headers, body), exchange)
+        return False
+
+
+def _answer_ipp(body, head, exchange, config, send, preface):
+    try:
+        message = read_ipp(body)
+    except ParseError as error:
+        exchange.ipp_error = str(error)
+        raise HttpError(400, "IPP message does not decode: %s" % error) from None
+    hasher = None
+    document_bytes = len(message.data)
+    if message.data:
+        hasher = new_sha256()
+        hasher.update(message.data)
+    for chunk in body:
+        if hasher is None:
+            hasher = new_sha256()
+        hasher.update(chunk)
+        document_bytes += len(chunk)
+    message.data = b""
+    exchange.ipp = message
+    exchange.document_bytes = document_bytes
+    exchange.document_sha256 = hasher.hexdigest() if hasher is not None else None
+    request = IppRequest(message, _target_path(head.target), head.header("Host") or "localhost")
+    answer = exchange.answer = PERSONAS[config.persona](request)
+    exchange.http_status = answer.http_status
+    keep_alive = head.keep_alive and not answer.close
+    if answer.message is not None:
+        payload = encode_message(answer.message)
+        headers = cupsd_headers(config.clock(), keep_alive, config.idle_timeout, len(payload),
+                                "application/ipp")
+    else:
+        payload, headers = _error_answer(answer.http_status, config)
+        keep_alive = False
+    _send(send, preface + format_response(answer.http_status, headers, payload), exchange)
+    return keep_alive
+
+
+AUTHENTICATE = ("WWW-Authenticate", 'Basic realm="CUPS", Local trc="y"')
+
+
+def _error_answer(status, config):
+    payload = error_page(status)
+    extra = [AUTHENTICATE] if status == 401 else []
+    return payload, cupsd_headers(config.clock(), False, config.idle_timeout, len(payload),
+                                  "text/html; charset=utf-8", extra)
+
+
+def _answer_web(head, exchange, config, send, preface):
+    keep_alive = head.keep_alive
+    method = head.method
+    if method == "OPTIONS":
+        status, payload = 200, b""
+        headers = cupsd_headers(config.clock(), keep_alive, config.idle_timeout, 0, None)
+    elif method in ("GET", "HEAD"):
+        status, page = respond_web(method, _target_path(head.target))
+        if page is None:
+            payload, headers = _error_answer(status, config)
+            keep_alive = False
+        else:
+            payload = page.encode()
+            headers = cupsd_headers(config.clock(), keep_alive, config.idle_timeout, len(payload),
+                                    "text/html; charset=utf-8")
+    elif method == "POST":
+        raise HttpError(400, "POST of %s is not IPP" % (head.header("Content-Type") or "no type"))
+    else:
+        raise HttpError(501, "method %s not implemented" % method)
+    exchange.http_status = status
+    _send(send, preface + format_response(status, headers, payload, method == "HEAD"), exchange)
+    return keep_alive
+
+
+def serve_connection(reader, send, connection, config, recorder):
+    """Answer every request on the connection until it ends; always records it."""
+    try:
+        while True:
+            exchange = Exchange(config.clock(), len(connection.exchanges) + 1)
+            keep_going = False
+            try:
+                keep_going = serve_request(reader, send, exchange, config)
+            except ClientGone as error:
+                _note(connection, exchange, str(error))
+            except (Terminated, KeyboardInterrupt):
+                _note(connection, exchange, "terminated by signal")
+            except Exception as error:        # our own bug: record it, answer 500 if we can
+                _note(connection, exchange, "internal error: %s: %s" % (type(error).__name__, error))
+                if exchange.http_status is None and exchange.head is not None:
+                    exchange.http_status = 500
+                    try:
+                        payload, headers = _error_answer(500, config)
+                        send(format_response(500, headers, payload))
+                    except OSError:
+                        pass
+            finally:
+                if exchange.head is not None and (exchange.head.line or exchange.error):
+                    connection.exchanges.append(exchange)
+                    recorder.exchange_done(connection, exchange)
+            if not keep_going:
+                return
+    except (Terminated, KeyboardInterrupt):
+        connection.error = connection.error or "terminated by signal"
+    finally:
+        recorder.connection_done(connection)
+
+
+def _note(connection, exchange, text):
+    if exchange.head is not None and exchange.head.line:
+        exchange.error = exchange.error or text
+    else:
+        exchange.head = None
+        connection.error = text
+
+
+# ── Command line and main ────────────────────────────────────────────────────────────────
+
+USAGE = """\
+usage: fakecups.py [options]           serve one connection on stdin/stdout (inetd style)
+       fakecups.py --decode FILE       print the records of a captured request stream
+
+  --log PATH             append records here (default $LOGS_DIRECTORY/fakecups.log, else
+                         %(log)s; '-' = stderr, refused when stderr is a socket)
+  --format FORMAT        text (default), json (one object per request) or classic
+  --syslog               also send each record to syslog (facility daemon, ident fakecups)
+  --user NAME            when started as root, run as NAME after opening the log (nobody)
+  --persona NAME         what to imitate: empty (cupsd with no printers; default)
+  --idle-timeout SEC     end the connection after SEC seconds with no byte (10)
+  --header-timeout SEC   deadline for a whole request head (30)
+  --max-header-bytes N   request head limit, answered with 431 (16384)
+  --max-body-bytes N     request body limit, answered with 413 (1073741824)
+  --decode FILE          read a captured client byte stream, print its records, answer nothing
+  --help, --version
+""" % {"log": DEFAULT_LOG}
+
+
+class UsageError(Exception):
+    pass
+
+
+def _positive_number(kind):
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise UsageError("not a number: %r" % text) from None
+        if not value > 0:
+            raise UsageError("must be more than 0: %r" % text)
+        return value
+    return convert
+
+
+def _choice(*names):
+    def convert(text):
+        if text not in names:
+            raise UsageError("%r is not one of %s" % (text, ", ".join(names)))
+        return text
+    return convert
+
+
+OPTIONS = {             # option → (attribute, converter or None for a flag)
+    "--log": ("log", str),
+    "--format": ("format", _choice(*FORMATS)),
+    "--syslog": ("syslog", None),
+    "--user": ("user", str),
+    "--persona": ("persona", _choice(*PERSONAS)),
+    "--idle-timeout": ("idle_timeout", _positive_number(float)),
+    "--header-timeout": ("header_timeout", _positive_number(float)),
+    "--max-header-bytes": ("max_header_bytes", _positive_number(int)),
+    "--max-body-bytes": ("max_body_bytes", _positive_number(int)),
+    "--decode": ("decode", str),
+    "--help": ("help", None),
+    "--version": ("version", None),
+}
+
+
+class Options:
+    log = None
+    format = "text"
+    syslog = False
+    user = "nobody"
+    persona = "empty"
+    idle_timeout = DEFAULT_IDLE_TIMEOUT
+    header_timeout = DEFAULT_HEADER_TIMEOUT
+    max_header_bytes = DEFAULT_MAX_HEADER_BYTES
+    max_body_bytes = DEFAULT_MAX_BODY_BYTES
+    decode = None
+    help = False
+    version = False
+
+
+def parse_options(argv):
+    """--name value and --name=value; argparse would cost more than a connection's work."""
+    options = Options()
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        name, equals, value = arg.partition("=")
+        if name not in OPTIONS:
+            raise UsageError("unknown option %r" % arg)
+        attribute, convert = OPTIONS[name]
+        if convert is None:
+            if equals:
+                raise UsageError("%s takes no value" % name)
+            setattr(options, attribute, True)
+            continue
+        if not equals:
+            if not args:
+                raise UsageError("%s needs a value" % name)
+            value = args.pop(0)
+        setattr(options, attribute, convert(value))
+    return options
+
+
+def _is_socket(fd):
+    try:
+        return os.fstat(fd).st_mode & 0o170000 == 0o140000
+    except OSError:
+        return False
+
+
+def _silence_stderr():
+    """Under inetd fd 2 is the client's socket: point it at /dev/null so that nothing,
+    not even the interpreter's own last words, can reach the client."""
+    if _is_socket(2):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+        return True
+    return False
+
+
+def socket_peer(fd):
+    """(peer text, is TCP) from getpeername() on fd; sets TCP_NODELAY on TCP sockets so the
+    answer is not held back by Nagle's algorithm."""
+    if not _is_socket(fd):
+        return None, False
+    import _socket
+    sock = _socket.socket(fileno=fd)
+    try:
+        address = sock.getpeername()
+        if sock.family in (_socket.AF_INET, _socket.AF_INET6):
+            try:
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            host, port = address[0], address[1]
+            return ("[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)), True
+        return ("unix:%s" % address if address else "unix"), False
+    except OSError:
+        return None, False
+    finally:
+        sock.detach()
+
+
+def environ_peer(environ):
+    """The peer as xinetd, systemd or tcpserver passed it in the environment."""
+    host = environ.get("REMOTE_ADDR") or environ.get("TCPREMOTEIP") or environ.get("REMOTE_HOST")
+    port = environ.get("REMOTE_PORT") or environ.get("TCPREMOTEPORT")
+    if not host:
+        return "-"
+    host = escape(host, 64)
+    return ("[%s]" % host if ":" in host else host) + (":%s" % escape(port, 8) if port else "")
+
+
+def log_path(options, environ):
+    if options.log is not None:
+        return options.log
+    if environ.get("LOGS_DIRECTORY"):
+        return os.path.join(environ["LOGS_DIRECTORY"].split(":")[0], "fakecups.log")
+    return DEFAULT_LOG
+
+
+def open_recorder(options, environ, stderr_is_socket):
+    """The Recorder for these options; a log that cannot be opened is reported, not fatal."""
+    path = log_path(options, environ)
+    fd, problem = None, None
+    if path == "-":
+        if stderr_is_socket:
+            problem = "--log - refused: stderr is the client's socket"
+        else:
+            fd = 2
+    else:
+        try:
+            fd = open_log(path)
+        except OSError as error:
+            problem = "cannot open log %s: %s" % (path, error.strerror or error)
+    return Recorder(options.format, fd, path, options.syslog, problem)
+
+
+def drop_privileges(user):
+    """From root to user before reading a byte from the client; never carry on as root."""
+    if os.geteuid() != 0:
+        return
+    import pwd
+    for module in ("select", "_socket", "_signal", "binascii", "syslog"):
+        __import__(module)          # the interpreter's files may be unreadable once dropped
+    new_sha256()
+    entry = pwd.getpwnam(user)
+    os.setgroups([])
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    if os.geteuid() == 0 and entry.pw_uid != 0:
+        raise OSError("still root after setuid(%d)" % entry.pw_uid)
+
+
+def _on_signal(signum, frame):
+    raise Terminated(signum)
+
+
+def install_signal_handlers():
+    """SIGTERM and SIGHUP end the connection through Terminated, so its record is written.
+    _signal, not signal: the wrapper module imports enum and costs milliseconds."""
+    import _signal
+    for signum in (_signal.SIGTERM, _signal.SIGHUP):
+        _signal.signal(signum, _on_signal)
+
+
+def stdio_reader(idle_timeout):
+    import select
+    poller = select.poll()
+    poller.register(0, select.POLLIN)
+    return ByteReader(lambda size: os.read(0, size),
+                      lambda seconds: bool(poller.poll(max(0.0, seconds) * 1000)), idle_timeout)
+
+
+def linger(seconds=2.0, limit=1 << 20):
+    """After an error answer, half-close and drain what the client still sends: closing
+    with unread input makes the kernel send a reset that can destroy the answer."""
+    if not _is_socket(0):
+        return
+    import _socket
+    import select
+    sock = _socket.socket(fileno=0)
+    try:
+        sock.shutdown(_socket.SHUT_WR)
+        deadline = time.monotonic() + seconds
+        while limit > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([0], [], [], remaining)[0]:
+                break
+            data = os.read(0, READ_SIZE)
+            if not data:
+                break
+            limit -= len(data)
+    except OSError:
+        pass
+    finally:
+        sock.detach()
+
+
+def config_from(options):
+    return Config(options.persona, options.idle_timeout, options.header_timeout,
+                  options.max_header_bytes, options.max_body_bytes)
+
+
+def serve_stdio(options, environ, stderr_is_socket):
+    started = time.time()
+    peer, _ = socket_peer(0)
+    recorder = open_recorder(options, environ, stderr_is_socket)
+    connection = ConnectionRecord(started, peer or environ_peer(environ), os.getpid())
+    try:
+        drop_privileges(options.user)
+    except (OSError, KeyError) as error:
+        connection.error = "not serving: cannot run as %r: %s" % (options.user, error)
+        recorder.connection_done(connection)
+        _syslog(3, connection.error)
+        return 1
+    install_signal_handlers()
+    reader = stdio_reader(options.idle_timeout)
+    serve_connection(reader, lambda data: write_all(1, data), connection, config_from(options),
+                     recorder)
+    last = connection.exchanges[-1] if connection.exchanges else None
+    if last is not None and last.http_status is not None and last.http_status >= 400 and not reader.eof:
+        linger()
+    return 0
+
+
+def decode_file(options):
+    """--decode: run a captured client stream through the same code, print the records."""
+    with open(options.decode, "rb") as capture:
+        data = capture.read()
+    stream = [data]
+    reader = ByteReader(lambda size: stream.pop() if stream else b"", None, options.idle_timeout)
+    connection = ConnectionRecord(time.time(), "-", os.getpid())
+    recorder = Recorder(options.format, 1, "stdout")
+    serve_connection(reader, lambda data: None, connection, config_from(options), recorder)
+    return 0
+
+
+def main(argv=None, environ=None):
+    """Entry point for `python3 fakecups.py` and the installed launcher; returns the exit code."""
+    stderr_is_socket = False
+    try:
+        stderr_is_socket = _silence_stderr()
+        environ = os.environ if environ is None else environ
+        try:
+            options = parse_options(sys.argv[1:] if argv is None else argv)
+        except UsageError as error:
+            if not stderr_is_socket:
+                os.write(2, ("fakecups: %s\n%s" % (error, USAGE)).encode())
+            return 2
+        if options.help or options.version:
+            os.write(1, (USAGE if options.help else "fakecups %s\n" % __version__).encode())
+            return 0
+        if options.decode is not None:
+            return decode_file(options)
+        return serve_stdio(options, environ, stderr_is_socket)
+    except BaseException as error:          # the last guard: no traceback, ever, on the socket
+        try:
+            _syslog(3, "internal error: %s: %s" % (type(error).__name__, error))
+        except Exception:
+            pass
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
