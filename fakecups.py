@@ -755,9 +755,12 @@ def http_date(timestamp):
         _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec)
 
 
-def format_response(status, headers, body=b"", head_only=False):
-    """Status line, headers and body as one bytes value, ready for a single write."""
-    lines = ["HTTP/1.1 %d %s" % (status, HTTP_REASONS.get(status, "Unknown"))]
+def format_response(status, headers, body=b"", head_only=False, version="HTTP/1.1"):
+    """Status line, headers and body as one bytes value, ready for a single write.
+    cupsd answers in the request's version; anything but 1.0 is answered as 1.1."""
+    if version != "HTTP/1.0":
+        version = "HTTP/1.1"
+    lines = ["%s %d %s" % (version, status, HTTP_REASONS.get(status, "Unknown"))]
     lines.extend("%s: %s" % pair for pair in headers)
     lines.append("\r\n")
     data = "\r\n".join(lines).encode("latin-1")
@@ -767,17 +770,21 @@ def format_response(status, headers, body=b"", head_only=False):
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-def cupsd_headers(now, keep_alive, idle_timeout, content_length, content_type, extra=()):
-    """Response headers in the order cupsd 2.4 sends them (see tests/captures)."""
-    headers = [("Connection", "Keep-Alive" if keep_alive else "close"),
-               ("Content-Language", "en")]
+def cupsd_headers(now, keep_alive, idle_timeout, content_length, content_type, extra=(),
+                  last_modified=None, http10=False):
+    """Response headers in the order cupsd 2.4 sends them (libcups' field enum order);
+    HTTP/1.0 answers carry no Connection or Keep-Alive header, as cupsd's do not."""
+    headers = [] if http10 else [("Connection", "Keep-Alive" if keep_alive else "close")]
+    headers.append(("Content-Language", "en"))
     if content_length is not None:
         headers.append(("Content-Length", str(content_length)))
     if content_type:
         headers.append(("Content-Type", content_type))
     headers.append(("Date", http_date(now)))
-    if keep_alive:
+    if keep_alive and not http10:
         headers.append(("Keep-Alive", "timeout=%d" % idle_timeout))
+    if last_modified is not None:
+        headers.append(("Last-Modified", http_date(last_modified)))
     headers.extend(extra)
     headers.extend((("Accept-Encoding", "gzip, deflate, identity"), ("Server", SERVER_HEADER),
                     ("X-Frame-Options", "DENY"),
@@ -820,16 +827,31 @@ class Answer:
         return attribute.first if attribute is not None else None
 
 
-def ipp_answer(request, status, text=None, groups=()):
-    """A response as cupsd builds one: version and request-id echoed, charset, language,
-    then status-message in the operation group, then any further groups."""
-    operation = Group(TAG_OPERATION, [Attribute("attributes-charset", [(TAG_CHARSET, "utf-8")]),
-                                      Attribute("attributes-natural-language",
-                                                [(TAG_LANGUAGE, "en")])])
-    if text is not None:
-        operation.attributes.append(Attribute("status-message", [(TAG_TEXT, text)]))
+def _leading(message, index, name, value_tag):
+    """The value of the index-th attribute if it is name with value_tag in the operation group."""
+    groups = message.groups
+    if groups and groups[0].tag == TAG_OPERATION and index < len(groups[0].attributes):
+        attribute = groups[0].attributes[index]
+        if attribute.name == name and attribute.values[0][0] == value_tag:
+            return attribute.first
+    return None
+
+
+def ipp_answer(request, status, text=None, groups=(), echo=True, version=None):
+    """A response as cupsd builds one: version and request-id echoed; the request's charset
+    and language echoed once they passed the checks (echo), else utf-8 and en; then
+    status-message, then any further groups."""
     message = request.message
-    return Answer(200, Message(message.version, STATUS[status], message.request_id,
+    charset = language = None
+    if echo:
+        charset = _leading(message, 0, "attributes-charset", TAG_CHARSET)
+        language = _leading(message, 1, "attributes-natural-language", TAG_LANGUAGE)
+    operation = Group(TAG_OPERATION, [
+        Attribute("attributes-charset", [(TAG_CHARSET, charset or "utf-8")]),
+        Attribute("attributes-natural-language", [(TAG_LANGUAGE, language or "en")])])
+    if text is not None:
+        operation.attributes.append(Attribute("status-message", [(TAG_TEXT, text[:1023])]))
+    return Answer(200, Message(version or message.version, STATUS[status], message.request_id,
                                [operation] + list(groups)))
 
 
@@ -847,23 +869,19 @@ def uri_path(uri):
     return path.split("?", 1)[0]
 
 
-def _natural_language_ok(text):
-    """RFC 5646-ish check in the spirit of libcups' ippValidateAttribute."""
-    if not text or len(text) > 63:
-        return False
-    parts = text.split("-")
-    first = parts[0]
-    return (first.isascii() and first.isalpha() and len(first) <= 8
-            and all(p and len(p) <= 8 and p.isascii() and p.isalnum() for p in parts[1:]))
-
-
-def _name_ok(text):
-    """libcups' check for a name value: valid UTF-8, no control characters, < 256 bytes."""
-    try:
-        raw = text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return len(raw) < 256 and not any(c < 0x20 or c == 0x7F for c in raw)
+def libcups_rejects(message):
+    """What cupsd's ippRead() refuses although our codec decodes it: a second operation
+    group, names or values of 32 KiB and more.  cupsd answers those with HTTP 400."""
+    for index, group in enumerate(message.groups):
+        if group.tag == TAG_OPERATION and index > 0:
+            return "operation-attributes-tag after another group"
+        for attribute in group.attributes:
+            if len(attribute.name) >= 0x8000:
+                return "attribute name of 32 KiB or more"
+            for tag, value in attribute.values:
+                if isinstance(value, (str, bytes)) and len(value) >= 0x8000:
+                    return "attribute value of 32 KiB or more"
+    return None
 
 
 URI_OPTIONAL = frozenset((OP["CUPS-Get-Default"], OP["CUPS-Get-Printers"], OP["CUPS-Get-Classes"],
@@ -871,47 +889,32 @@ URI_OPTIONAL = frozenset((OP["CUPS-Get-Default"], OP["CUPS-Get-Printers"], OP["C
 
 
 def check_request(request):
-    """The checks cupsd's cupsdProcessIPPRequest makes before looking at the operation.
-
-    Returns an Answer when the request fails one, else None.  Order and messages follow
-    CUPS 2.4 scheduler/ipp.c.
-    """
+    """The checks cupsd 2.4's cupsdProcessIPPRequest makes before looking at the operation;
+    an Answer when one fails, else None."""
     message = request.message
     major, minor = message.version
     if major not in (1, 2):
         return ipp_answer(request, "server-error-version-not-supported",
-                          "Bad request version number %d.%d." % (major, minor))
+                          "Bad request version number %d.%d." % (major, minor), echo=False)
     if message.request_id < 1:
         return ipp_answer(request, "client-error-bad-request",
-                          "Bad request ID %d." % message.request_id)
-    attributes = [(g.tag, a) for g in message.groups for a in g.attributes]
-    if not attributes:
-        return ipp_answer(request, "client-error-bad-request", "No attributes in request.")
-    previous = attributes[0][0]
-    for tag, _ in attributes:
+                          "Bad request ID %d." % message.request_id, echo=False)
+    tags = [g.tag for g in message.groups for _ in g.attributes]
+    if not tags:
+        return ipp_answer(request, "client-error-bad-request", "No attributes in request.",
+                          echo=False)
+    for previous, tag in zip(tags, tags[1:]):
         if tag < previous:
             return ipp_answer(request, "client-error-bad-request",
-                              "Attribute groups are out of order (%x < %x)." % (tag, previous))
-        previous = tag
-
-    def leading(index, name, value_tag):
-        if index < len(attributes):
-            tag, attribute = attributes[index]
-            if (tag == TAG_OPERATION and attribute.name == name
-                    and attribute.values[0][0] == value_tag):
-                return attribute.first
-        return None
-
-    charset = leading(0, "attributes-charset", TAG_CHARSET)
-    language = leading(1, "attributes-natural-language", TAG_LANGUAGE)
-    uri = _operation_uri(message)
+                              "Attribute groups are out of order (%x < %x)." % (tag, previous),
+                              echo=False)
+    charset = _leading(message, 0, "attributes-charset", TAG_CHARSET)
+    language = _leading(message, 1, "attributes-natural-language", TAG_LANGUAGE)
     if charset is not None and charset.lower() not in ("us-ascii", "utf-8"):
         return ipp_answer(request, "client-error-charset-not-supported",
-                          "Unsupported \"attributes-charset\" value '%s'." % charset)
-    if language is not None and not _natural_language_ok(language):
-        return ipp_answer(request, "client-error-bad-request",
-                          "Bad \"attributes-natural-language\" value '%s'." % language)
-    if charset is None or language is None or (uri is None and message.code not in URI_OPTIONAL):
+                          "Unsupported character set \"%s\"." % charset)
+    if charset is None or language is None or (
+            operation_uri(message) is None and message.code not in URI_OPTIONAL):
         return ipp_answer(request, "client-error-bad-request", "Missing required attributes.")
     user = message.find("requesting-user-name")
     if user is not None and user.values[0][0] not in (TAG_NAME, TAG_NAME_LANG):
@@ -921,65 +924,231 @@ def check_request(request):
     return None
 
 
-def _operation_uri(message):
-    """printer-uri, else job-uri, else (CUPS-Get-PPD) ppd-name, from the operation group."""
-    for name, tag in (("printer-uri", TAG_URI), ("job-uri", TAG_URI), ("ppd-name", TAG_NAME)):
-        if name == "ppd-name" and message.code != OP["CUPS-Get-PPD"]:
-            continue
+def operation_uri(message):
+    """(name, value) of printer-uri, else job-uri, else (CUPS-Get-PPD) ppd-name, each only
+    with its proper syntax in the operation group; None if there is none."""
+    candidates = [("printer-uri", TAG_URI), ("job-uri", TAG_URI)]
+    if message.code == OP["CUPS-Get-PPD"]:
+        candidates.append(("ppd-name", TAG_NAME))
+    for name, tag in candidates:
         attribute = message.find(name)
         if attribute is not None and attribute.values[0][0] == tag:
-            group = next(g for g in message.groups if attribute in g.attributes)
-            return attribute.first if group.tag == TAG_OPERATION else None
+            if message.find(name, TAG_OPERATION) is attribute:
+                return name, attribute.first
     return None
 
 
-NO_PRINTER = "The printer or class does not exist."
-
-
-def _integer_attribute(message, name):
+def _integer(message, name):
     attribute = message.find(name)
     if attribute is None or attribute.values[0][0] != TAG_INTEGER:
         return None
     return attribute.first
 
 
-def _target(message):
-    """Whether the request names a destination, a job, or the server itself."""
-    uri = _operation_uri(message) or ""
-    path = uri_path(uri)
-    if message.find("job-id") is not None or path.startswith("/jobs/"):
-        return "job"
-    if path.startswith(("/printers/", "/classes/")):
-        return "destination"
-    return "server"
+def _atoi(text):
+    """C's atoi: leading digits, 0 when there are none."""
+    digits = ""
+    for char in text.lstrip():
+        if not char.isdigit() or len(digits) > 9:
+            break
+        digits += char
+    return int(digits) if digits else 0
 
 
-def _job_not_found(request):
+def _not_found(request, text="The printer or class does not exist."):
+    return ipp_answer(request, "client-error-not-found", text)
+
+
+def _bad(request, text):
+    return ipp_answer(request, "client-error-bad-request", text)
+
+
+def _resource(request):
+    name, uri = operation_uri(request.message) or ("", "")
+    return name, uri, uri_path(uri)
+
+
+def _is_destination(path):
+    """/printers/NAME or /classes/NAME with a non-empty NAME."""
+    for prefix in ("/printers/", "/classes/"):
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return True
+    return False
+
+
+def _job_operation(request):
+    """Operations on one job: there are no jobs, so every job is missing."""
+    name, uri, path = _resource(request)
+    if name == "job-uri":
+        if not path.startswith("/jobs/"):
+            return _bad(request, "Bad job-uri \"%s\"." % uri)
+        if request.message.code == OP["Close-Job"]:
+            return _bad(request, "Close-Job doesn't support the job-uri attribute.")
+        return _not_found(request, "Job #%d does not exist." % _atoi(path[6:]))
+    job_id = _integer(request.message, "job-id")
+    if job_id is None:
+        return _bad(request, "Got a printer-uri attribute but no job-id.")
+    if job_id == 0 and request.message.code == OP["Cancel-Job"]:
+        return _not_found(request)
+    return _not_found(request, "Job #%d does not exist." % job_id)
+
+
+def _destination_operation(request):
+    """Operations that look the printer up first: there is none."""
+    return _not_found(request)
+
+
+def _print_job(request, has_document):
+    if not has_document:
+        return _bad(request, "No file in print request.")
+    return _not_found(request)
+
+
+WHICH_JOBS = frozenset(("not-completed", "completed", "aborted", "all", "canceled", "pending",
+                        "pending-held", "processing", "processing-stopped"))
+
+
+def _get_jobs(request):
+    name, uri, path = _resource(request)
+    if name != "printer-uri":
+        return _bad(request, "No printer-uri in request.")
+    server_wide = (path in ("/", "/jobs") or (path[:9] == "/printers" and len(path) <= 10)
+                   or (path[:8] == "/classes" and len(path) <= 9))
+    if not server_wide:
+        return _not_found(request)
     message = request.message
-    job_id = _integer_attribute(message, "job-id")
-    if job_id is None:
-        path = uri_path(_operation_uri(message) or "")
-        tail = path[len("/jobs/"):] if path.startswith("/jobs/") else ""
-        job_id = int(tail) if tail.isdigit() and len(tail) < 10 else None
-    if job_id is None:
-        return ipp_answer(request, "client-error-bad-request", "Got a printer-uri attribute "
-                          "but no job-id.")
-    return ipp_answer(request, "client-error-not-found", "Job #%d does not exist." % job_id)
+    job_ids = message.find("job-ids")
+    which = message.find("which-jobs")
+    if which is not None and which.values[0][0] == TAG_KEYWORD:
+        if job_ids is not None:
+            return ipp_answer(request, "client-error-conflicting-attributes",
+                              "The which-jobs attribute cannot be provided with job-ids.")
+        if which.first not in WHICH_JOBS:
+            return ipp_answer(request, "client-error-attributes-or-values-not-supported",
+                              "The which-jobs value \"%s\" is not supported." % which.first,
+                              [Group(TAG_UNSUPPORTED_GROUP, [which])])
+    if job_ids is not None and job_ids.values[0][0] == TAG_INTEGER:
+        return _not_found(request, "Job #%d does not exist." % job_ids.first)
+    return ipp_answer(request, "successful-ok")
 
 
-def _server_or_printer(ok_status=None, ok_text=None):
-    """Operations whose answer is fixed for the server and not-found for any destination."""
+def _cancel_all_jobs(request):
+    message = request.message
+    my_jobs = message.find("my-jobs")
+    wants_own = message.code == OP["Cancel-My-Jobs"] or (
+        my_jobs is not None and my_jobs.values[0] == (TAG_BOOLEAN, True))
+    user = message.find("requesting-user-name")
+    if wants_own and (user is None or user.values[0][0] != TAG_NAME):
+        return _bad(request, "Missing requesting-user-name attribute.")
+    name, uri, path = _resource(request)
+    if name != "printer-uri":
+        return _bad(request, "The printer-uri attribute is required.")
+    if _is_destination(path):
+        return _not_found(request)
+    return unauthorized()
+
+
+def _subscription_id(request):
+    value = _integer(request.message, "notify-subscription-id")
+    return _not_found(request, "Subscription #%d does not exist." % (value or 0))
+
+
+SERVER_RESOURCES = frozenset(("/", "/printers", "/printers/", "/classes", "/classes/"))
+
+
+def _create_subscriptions(request):
+    name, uri, path = _resource(request)
+    if path not in SERVER_RESOURCES:
+        return _not_found(request)
+    if request.message.code == OP["Create-Job-Subscriptions"]:
+        return unauthorized()
+    groups = [g for g in request.message.groups if g.tag == 0x06]
+    if not groups:
+        return _bad(request, "No subscription attributes in request.")
+    if any(g.get("notify-events") is None for g in groups):
+        return _bad(request, "notify-events not specified.")
+    made = [Group(0x06, [Attribute("notify-subscription-id", [(TAG_INTEGER, n + 1)])])
+            for n in range(len(groups))]
+    return ipp_answer(request, "successful-ok", groups=made)
+
+
+def _get_subscriptions(request):
+    name, uri, path = _resource(request)
+    if path in SERVER_RESOURCES or path in ("/jobs", "/jobs/"):
+        return _not_found(request, "No subscriptions found.")
+    if path.startswith("/jobs/"):
+        return _not_found(request, "Job #%d does not exist." % _atoi(path[6:]))
+    return _not_found(request)
+
+
+def _get_notifications(request):
+    ids = request.message.find("notify-subscription-ids")
+    if ids is None or ids.values[0][0] != TAG_INTEGER:
+        return _bad(request, "Missing notify-subscription-ids attribute.")
+    return _not_found(request, "Subscription #%d does not exist." % ids.first)
+
+
+def _add_destination(kind):
+    """CUPS-Add-Modify-Printer/-Class: a well-formed new queue needs an administrator."""
     def respond(request):
-        if _target(request.message) == "server" and ok_status is not None:
-            return ipp_answer(request, ok_status, ok_text)
-        return ipp_answer(request, "client-error-not-found", NO_PRINTER)
+        name, uri, path = _resource(request)
+        prefix = "/%s/" % kind
+        if not path.startswith(prefix) or len(path) == len(prefix):
+            singular = "printer" if kind == "printers" else "class"
+            return _bad(request, "The printer-uri must be of the form "
+                        "\"ipp://HOSTNAME/%s/%sNAME\"." % (kind, singular.upper()))
+        queue = _percent_decode(path[len(prefix):])
+        if len(queue) >= 128 or any(c <= " " or c in "\x7f/#" for c in queue):
+            return _bad(request, "The printer-uri \"%s\" contains invalid characters." % uri)
+        return unauthorized()
     return respond
 
 
-def _on_job(request):
-    if _target(request.message) == "destination" and request.message.find("job-id") is None:
-        return ipp_answer(request, "client-error-not-found", NO_PRINTER)
-    return _job_not_found(request)
+def _percent_decode(text):
+    parts = text.split("%")
+    out = [parts[0]]
+    for part in parts[1:]:
+        code = part[:2]
+        if len(code) == 2 and all(c in "0123456789abcdefABCDEF" for c in code):
+            out.append(chr(int(code, 16)) + part[2:])
+        else:
+            out.append("%" + part)
+    return "".join(out)
+
+
+def _move_job(request):
+    target = request.message.find("job-printer-uri")
+    if target is None or target.values[0][0] != TAG_URI:
+        return _bad(request, "job-printer-uri attribute missing.")
+    return _not_found(request)
+
+
+def _get_ppd(request):
+    name, value, path = _resource(request)
+    if name == "ppd-name" and "../" in value:
+        return ipp_answer(request, "client-error-attributes-or-values-not-supported",
+                          "Invalid ppd-name value.")
+    return _not_found(request, "The PPD file \"%s\" could not be found." % value)
+
+
+def _get_ppds(request):
+    """cups-driverd with no drivers: IPP 1.1, en-US, not-found and no status-message."""
+    answer = ipp_answer(request, "client-error-not-found", version=(1, 1), echo=False)
+    answer.message.groups[0].attributes[1].values[0] = (TAG_LANGUAGE, "en-US")
+    return answer
+
+
+def _create_local_printer(request):
+    for name, tag in (("printer-name", TAG_NAME), ("device-uri", TAG_URI)):
+        attribute = request.message.find(name)
+        if attribute is None:
+            return _bad(request, "Missing required attribute \"%s\"." % name)
+        if request.message.find(name, 0x04) is not attribute:
+            return _bad(request, "Attribute \"%s\" is in the wrong group." % name)
+        if attribute.values[0][0] != tag:
+            return _bad(request, "Attribute \"%s\" is the wrong value type." % name)
+    return ipp_answer(request, "client-error-forbidden",
+                      "Only local users can create a local printer.")
 
 
 def _not_supported(request):
@@ -987,109 +1156,102 @@ def _not_supported(request):
                       "%s not supported." % code_name(OPERATIONS, request.message.code))
 
 
+def _fixed(status, text):
+    return lambda request: ipp_answer(request, status, text)
+
+
 EMPTY_OPERATIONS = {
-    "CUPS-Get-Default": lambda r: ipp_answer(r, "client-error-not-found", "No default printer."),
-    "CUPS-Get-Printers": lambda r: ipp_answer(r, "client-error-not-found", "No destinations added."),
-    "CUPS-Get-Classes": lambda r: ipp_answer(r, "client-error-not-found", "No destinations added."),
-    "Get-Jobs": _server_or_printer("successful-ok"),
-    "Get-Printer-Attributes": _server_or_printer(),
-    "Get-Printer-Supported-Values": _server_or_printer(),
-    "Print-Job": _server_or_printer(),
-    "Validate-Job": _server_or_printer(),
-    "Create-Job": _server_or_printer(),
-    "Send-Document": _on_job,
-    "Cancel-Job": _on_job,
-    "Get-Job-Attributes": _on_job,
-    "Hold-Job": _on_job,
-    "Release-Job": _on_job,
-    "Restart-Job": _on_job,
-    "Set-Job-Attributes": _on_job,
-    "Close-Job": _on_job,
-    "CUPS-Move-Job": _on_job,
-    "CUPS-Authenticate-Job": _on_job,
-    "CUPS-Get-Document": _on_job,
-    "Pause-Printer": _server_or_printer(),
-    "Resume-Printer": _server_or_printer(),
-    "Purge-Jobs": _server_or_printer(),
-    "Cancel-Jobs": _server_or_printer(),
-    "Cancel-My-Jobs": _server_or_printer(),
-    "Set-Printer-Attributes": _server_or_printer(),
-    "Hold-New-Jobs": _server_or_printer(),
-    "Release-Held-New-Jobs": _server_or_printer(),
-    "CUPS-Accept-Jobs": _server_or_printer(),
-    "CUPS-Reject-Jobs": _server_or_printer(),
-    "Enable-Printer": _server_or_printer(),
-    "Disable-Printer": _server_or_printer(),
-    "CUPS-Delete-Printer": _server_or_printer(),
-    "CUPS-Delete-Class": _server_or_printer(),
-    "CUPS-Set-Default": _server_or_printer(),
-    "CUPS-Add-Modify-Printer": lambda r: unauthorized(),
-    "CUPS-Add-Modify-Class": lambda r: unauthorized(),
-    "CUPS-Get-Devices": lambda r: unauthorized(),
-    "CUPS-Get-PPDs": lambda r: ipp_answer(r, "successful-ok"),
-    "CUPS-Get-PPD": lambda r: ipp_answer(r, "client-error-not-found", "The PPD file does not exist."),
+    "CUPS-Get-Default": _fixed("client-error-not-found", "No default printer."),
+    "CUPS-Get-Printers": _fixed("client-error-not-found", "No destinations added."),
+    "CUPS-Get-Classes": _fixed("client-error-not-found", "No destinations added."),
+    "Get-Jobs": _get_jobs,
+    "Purge-Jobs": _cancel_all_jobs, "Cancel-Jobs": _cancel_all_jobs,
+    "Cancel-My-Jobs": _cancel_all_jobs,
+    "Create-Printer-Subscriptions": _create_subscriptions,
+    "Create-Job-Subscriptions": _create_subscriptions,
+    "Get-Subscription-Attributes": _subscription_id, "Renew-Subscription": _subscription_id,
+    "Cancel-Subscription": _subscription_id,
+    "Get-Subscriptions": _get_subscriptions, "Get-Notifications": _get_notifications,
+    "CUPS-Add-Modify-Printer": _add_destination("printers"),
+    "CUPS-Add-Modify-Class": _add_destination("classes"),
+    "CUPS-Get-Devices": lambda request: unauthorized(),
+    "CUPS-Get-PPDs": _get_ppds, "CUPS-Get-PPD": _get_ppd, "CUPS-Move-Job": _move_job,
+    "CUPS-Create-Local-Printer": _create_local_printer,
 }
+for _name in ("Send-Document", "Cancel-Job", "Get-Job-Attributes", "Hold-Job", "Release-Job",
+              "Restart-Job", "Set-Job-Attributes", "Close-Job", "CUPS-Authenticate-Job",
+              "CUPS-Get-Document"):
+    EMPTY_OPERATIONS[_name] = _job_operation
+for _name in ("Validate-Job", "Create-Job", "Get-Printer-Attributes",
+              "Get-Printer-Supported-Values", "Pause-Printer", "Resume-Printer",
+              "Set-Printer-Attributes", "Enable-Printer", "Disable-Printer", "Hold-New-Jobs",
+              "Release-Held-New-Jobs", "CUPS-Delete-Printer", "CUPS-Delete-Class",
+              "CUPS-Accept-Jobs", "CUPS-Reject-Jobs", "CUPS-Set-Default"):
+    EMPTY_OPERATIONS[_name] = _destination_operation
 EMPTY_HANDLERS = {OP[name]: handler for name, handler in EMPTY_OPERATIONS.items()}
 
 
-def respond_empty(request):
-    """cupsd with no printers, no jobs and the default policy (see README, "empty persona")."""
-    if request.path == "/admin" or request.path.startswith("/admin/"):
-        return unauthorized()
+def respond_empty(request, has_document=False):
+    """cupsd 2.4 with no printers, no jobs and Debian's default policy, to a client on
+    loopback that has not logged in; every rule here is cited in the README."""
+    refusal = libcups_rejects(request.message)
+    if refusal is not None:
+        return Answer(400, None, close=True)
     problem = check_request(request)
     if problem is not None:
         return problem
+    if request.message.code == OP["Print-Job"]:
+        return _print_job(request, has_document)
     return EMPTY_HANDLERS.get(request.message.code, _not_supported)(request)
 
 
 PERSONAS = {"empty": respond_empty}
 
 
-_HOME_PAGE = """<!DOCTYPE HTML>
+# What the web interface answers: static pages, CGI pages, and paths behind a login.
+CGI_PREFIXES = ("/admin", "/classes", "/help", "/jobs", "/printers")
+LOGIN_PREFIXES = ("/admin/conf", "/admin/log")
+
+_PAGE = """<!DOCTYPE HTML>
 <html>
   <head>
+    <link rel="stylesheet" href="/cups.css" type="text/css">
     <meta charset="utf-8">
-    <title>Home - CUPS 2.4.2</title>
+    <title>%(title)s - CUPS 2.4.2</title>
   </head>
   <body>
-    <h1>CUPS 2.4.2</h1>
-    <p>CUPS is the standards-based, open source printing system.</p>
-    <ul>
-      <li><a href="/printers/">Printers</a></li>
-      <li><a href="/jobs/">Jobs</a></li>
-      <li><a href="/admin/">Administration</a></li>
-    </ul>
+    <h1>%(title)s</h1>
+    <p>%(text)s</p>
+    <p><a href="/printers/">Printers</a> &middot; <a href="/classes/">Classes</a> &middot;
+      <a href="/jobs/">Jobs</a> &middot; <a href="/admin/">Administration</a></p>
   </body>
 </html>
 """
-_LIST_PAGE = """<!DOCTYPE HTML>
-<html>
-  <head>
-    <meta charset="utf-8">
-    <title>%s - CUPS 2.4.2</title>
-  </head>
-  <body>
-    <h1>%s</h1>
-    <p>%s</p>
-  </body>
-</html>
-"""
-_PAGES = {
-    "/": _HOME_PAGE,
-    "/printers/": _LIST_PAGE % ("Printers", "Printers", "No printers."),
-    "/classes/": _LIST_PAGE % ("Classes", "Classes", "No classes."),
-    "/jobs/": _LIST_PAGE % ("Jobs", "Jobs", "No jobs."),
-}
+HOME_PAGE = _PAGE % {"title": "Home", "text": "CUPS is the standards-based, open source "
+                     "printing system developed by OpenPrinting."}
+CGI_PAGES = {"/admin": ("Administration", "No printers or classes are configured."),
+             "/classes": ("Classes", "No classes."), "/help": ("Help", "No help pages."),
+             "/jobs": ("Jobs", "No jobs."), "/printers": ("Printers", "No printers.")}
+
+
+def web_path_problem(path):
+    """403 for what cupsd's is_path_absolute() refuses, 401 for its login locations."""
+    if not path.startswith("/") or any(c in path for c in "<\"'") or "/../" in path + "/":
+        return 403
+    if path.startswith(LOGIN_PREFIXES):
+        return 401
+    return None
 
 
 def respond_web(method, path):
-    """(status, page) for a browser's GET or HEAD, as cupsd's web interface would answer."""
-    if path == "/admin" or path.startswith("/admin/"):
-        return 401, None
-    page = _PAGES.get(path) or _PAGES.get(path + "/")
-    if page is None:
-        return 404, None
-    return 200, page
+    """(status, page or None, is a static file) for GET, HEAD and non-IPP POST."""
+    cgi = next((p for p in CGI_PREFIXES if path == p or path.startswith(p + "/")), None)
+    if cgi is not None and not path.endswith((".ppd", ".png")):
+        title, text = CGI_PAGES[cgi]
+        return 200, _PAGE % {"title": title, "text": text}, False
+    if path in ("/", "/index.html"):
+        return (401, None, True) if method == "POST" else (200, HOME_PAGE, True)
+    return 404, None, False
 
 
 _ERROR_PAGE = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" \
@@ -1110,12 +1272,14 @@ _ERROR_TEXT = {
     401: "Enter your username and password or the root username and password to access this "
          "page. If you are using Kerberos authentication, make sure you have a valid Kerberos "
          "ticket.",
+    403: "You cannot access this page.",
 }
 
 
 def error_page(status):
+    """cupsdSendError()'s page: same template, same sizes (401 → 521 bytes)."""
     title = HTTP_REASONS.get(status, "Unknown")
-    return (_ERROR_PAGE % {"title": title, "text": _ERROR_TEXT.get(status, title)}).encode()
+    return (_ERROR_PAGE % {"title": title, "text": _ERROR_TEXT.get(status, "")}).encode()
 
 
 # ── Records: one value per request, three pure formats ──────────────────────────────────
@@ -1461,8 +1625,10 @@ class Config:
 
     def __init__(self, persona="empty", idle_timeout=DEFAULT_IDLE_TIMEOUT,
                  header_timeout=DEFAULT_HEADER_TIMEOUT, max_header_bytes=DEFAULT_MAX_HEADER_BYTES,
-                 max_body_bytes=DEFAULT_MAX_BODY_BYTES, clock=time.time, monotonic=time.monotonic):
+                 max_body_bytes=DEFAULT_MAX_BODY_BYTES, clock=time.time, monotonic=time.monotonic,
+                 local_peer=True):
         self.persona = persona
+        self.local_peer = local_peer            # loopback client: cupsd's 401 hint differs
         self.idle_timeout = idle_timeout
         self.header_timeout = header_timeout
         self.max_header_bytes = max_header_bytes
@@ -1554,10 +1720,40 @@ def _send(send, data, exchange):
         raise ClientGone(exchange.error) from None
 
 
+class Reply:
+    """Builds the bytes of the answer to one request: the version, keep-alive and peer
+    decide the headers; any pending 100 Continue goes out in the same write."""
+
+    def __init__(self, head, config):
+        self.head = head
+        self.config = config
+        self.preface = b""
+
+    def __call__(self, status, payload=b"", content_type="text/html; charset=utf-8",
+                 keep_alive=None, extra=(), last_modified=None):
+        head, config = self.head, self.config
+        if keep_alive is None:
+            keep_alive = head.keep_alive and status < 400
+        if status == 401:
+            extra = [("WWW-Authenticate", self.challenge())]
+        headers = cupsd_headers(config.clock(), keep_alive, config.idle_timeout, len(payload),
+                                content_type, extra, last_modified, head.version == "HTTP/1.0")
+        return self.preface + format_response(status, headers, payload, head.method == "HEAD",
+                                              head.version)
+
+    def challenge(self):
+        """Basic realm="CUPS", plus cupsd's ", Local trc="y"" hint for a non-browser on
+        loopback (its login rules all name @SYSTEM)."""
+        agent = self.head.header("User-Agent") or ""
+        if self.config.local_peer and not agent.startswith("Mozilla/"):
+            return 'Basic realm="CUPS", Local trc="y"'
+        return 'Basic realm="CUPS"'
+
+
 def serve_request(reader, send, exchange, config):
-    """Read one request, answer it; returns whether the connection goes on."""
+    """Read one request and answer it; returns whether the connection goes on."""
     head = exchange.head = RequestHead(b"", "", "", "", [])
-    preface = b""
+    reply = Reply(head, config)
     try:
         if not read_request_head(reader, head, config.max_header_bytes,
                                  config.monotonic() + config.header_timeout):
@@ -1572,31 +1768,44 @@ def serve_request(reader, send, exchange, config):
         if framing[0] == "length" and framing[1] > config.max_body_bytes:
             raise HttpError(413, "Content-Length %d over the %d byte limit"
                             % (framing[1], config.max_body_bytes))
-        expect = head.header("Expect")
-        if expect is not None and head.version == "HTTP/1.1":
-            if expect.strip().lower() != "100-continue":
-                raise HttpError(417, "unsupported Expect: %s" % expect)
-            if reader.ready():
-                preface = CONTINUE          # the body is already here: one write, no Nagle stall
-            else:
-                _send(send, CONTINUE, exchange)
+        if head.version == "HTTP/1.1" and head.header("Host") is None:
+            raise HttpError(400, "HTTP/1.1 request without Host")
+        path = _target_path(head.target)
+        problem = web_path_problem(path) if head.method != "OPTIONS" else None
+        if problem is not None:
+            raise HttpError(problem, "path %s refused" % escape(path, 200))
+        _expect_continue(reader, send, head, exchange, reply)
         body = _counted(iter_body(reader, framing, config.max_body_bytes, lambda: None), exchange)
         if _wants_ipp(head):
-            return _answer_ipp(body, head, exchange, config, send, preface)
+            return _answer_ipp(body, head, exchange, config, send, reply)
         for _ in body:
             pass
-        return _answer_web(head, exchange, config, send, preface)
+        return _answer_web(head, exchange, send, reply)
     except HttpError as error:
         exchange.http_status = error.status
         exchange.error = str(error)
-        body = error_page(error.status)
-        headers = cupsd_headers(config.clock(), False, config.idle_timeout, len(body),
-                                "text/html; charset=utf-8")
-        _send(send, preface + format_response(error.status, headers, body), exchange)
+        _send(send, reply(error.status, error_page(error.status)), exchange)
         return False
 
 
-def _answer_ipp(body, head, exchange, config, send, preface):
+def _expect_continue(reader, send, head, exchange, reply):
+    """cupsd answers Expect: 100 with 100 Continue and refuses other numbers with 417.
+    When the body is already here (CUPS clients do not wait) it goes out with the answer:
+    a separate small write would stall 40 ms on Nagle's algorithm and delayed ACKs."""
+    expect = head.header("Expect")
+    if expect is None or head.version != "HTTP/1.1" or head.method not in ("POST", "PUT"):
+        return
+    number = _atoi(expect)
+    if number == 100:
+        if reader.ready():
+            reply.preface = CONTINUE
+        else:
+            _send(send, CONTINUE, exchange)
+    elif number:
+        raise HttpError(417, "Expect: %s" % escape(expect, 100))
+
+
+def _answer_ipp(body, head, exchange, config, send, reply):
     try:
         message = read_ipp(body)
     except ParseError as error:
@@ -1617,52 +1826,40 @@ def _answer_ipp(body, head, exchange, config, send, preface):
     exchange.document_bytes = document_bytes
     exchange.document_sha256 = hasher.hexdigest() if hasher is not None else None
     request = IppRequest(message, _target_path(head.target), head.header("Host") or "localhost")
-    answer = exchange.answer = PERSONAS[config.persona](request)
+    answer = exchange.answer = PERSONAS[config.persona](request, document_bytes > 0)
     exchange.http_status = answer.http_status
+    if answer.message is None:
+        _send(send, reply(answer.http_status, error_page(answer.http_status)), exchange)
+        return False
     keep_alive = head.keep_alive and not answer.close
-    if answer.message is not None:
-        payload = encode_message(answer.message)
-        headers = cupsd_headers(config.clock(), keep_alive, config.idle_timeout, len(payload),
-                                "application/ipp")
-    else:
-        payload, headers = _error_answer(answer.http_status, config)
-        keep_alive = False
-    _send(send, preface + format_response(answer.http_status, headers, payload), exchange)
+    _send(send, reply(200, encode_message(answer.message), "application/ipp", keep_alive), exchange)
     return keep_alive
 
 
-AUTHENTICATE = ("WWW-Authenticate", 'Basic realm="CUPS", Local trc="y"')
-
-
-def _error_answer(status, config):
-    payload = error_page(status)
-    extra = [AUTHENTICATE] if status == 401 else []
-    return payload, cupsd_headers(config.clock(), False, config.idle_timeout, len(payload),
-                                  "text/html; charset=utf-8", extra)
-
-
-def _answer_web(head, exchange, config, send, preface):
-    keep_alive = head.keep_alive
+def _answer_web(head, exchange, send, reply):
+    """OPTIONS, GET, HEAD, non-IPP POST and PUT, as cupsd's web side answers them."""
     method = head.method
     if method == "OPTIONS":
-        status, payload = 200, b""
-        headers = cupsd_headers(config.clock(), keep_alive, config.idle_timeout, 0, None)
-    elif method in ("GET", "HEAD"):
-        status, page = respond_web(method, _target_path(head.target))
+        status, data = 200, _send_options(reply)
+    elif method in ("GET", "HEAD", "POST"):
+        status, page, static = respond_web(method, _target_path(head.target))
         if page is None:
-            payload, headers = _error_answer(status, config)
-            keep_alive = False
-        else:
-            payload = page.encode()
-            headers = cupsd_headers(config.clock(), keep_alive, config.idle_timeout, len(payload),
-                                    "text/html; charset=utf-8")
-    elif method == "POST":
-        raise HttpError(400, "POST of %s is not IPP" % (head.header("Content-Type") or "no type"))
+            raise HttpError(status, "%s %s" % (method, "refused" if status == 401 else "not found"))
+        data = reply(status, page.encode(), last_modified=PAGE_TIME if static else None)
+    elif method == "PUT":
+        raise HttpError(403, "PUT refused")
     else:
-        raise HttpError(501, "method %s not implemented" % method)
+        raise HttpError(501, "method %s not implemented" % escape(method, 40))
     exchange.http_status = status
-    _send(send, preface + format_response(status, headers, payload, method == "HEAD"), exchange)
-    return keep_alive
+    _send(send, data, exchange)
+    return head.keep_alive
+
+
+def _send_options(reply):
+    return reply(200, b"", None)
+
+
+PAGE_TIME = 1795392000          # 2026-11-23, when the built-in pages last changed
 
 
 def serve_connection(reader, send, connection, config, recorder):
@@ -1682,8 +1879,7 @@ def serve_connection(reader, send, connection, config, recorder):
                 if exchange.http_status is None and exchange.head is not None:
                     exchange.http_status = 500
                     try:
-                        payload, headers = _error_answer(500, config)
-                        send(format_response(500, headers, payload))
+                        send(Reply(exchange.head, config)(500, error_page(500), keep_alive=False))
                     except OSError:
                         pass
             finally:

@@ -1,0 +1,114 @@
+"""Shared test helpers: where the captures are, how to run fakecups, how to split responses.
+
+Response parsing here is written independently of fakecups' own framing code, so the
+golden tests do not grade fakecups with its own ruler.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+FAKECUPS = ROOT / "fakecups.py"
+CAPTURES = TESTS / "captures"
+
+
+def scenarios(state):
+    """(name, folder) for every captured client command in captures/<state>/."""
+    return sorted((p.name, p) for p in (CAPTURES / state).iterdir() if (p / "meta.json").exists())
+
+
+def meta(folder):
+    return json.loads((folder / "meta.json").read_text())
+
+
+def connection_files(folder):
+    """[(client bytes, server bytes)] per connection, in order."""
+    if (folder / "client.bin").exists():
+        return [((folder / "client.bin").read_bytes(), (folder / "server.bin").read_bytes())]
+    pairs = []
+    for n in range(1, 100):
+        client = folder / ("conn%d-client.bin" % n)
+        if not client.exists():
+            break
+        pairs.append((client.read_bytes(), (folder / ("conn%d-server.bin" % n)).read_bytes()))
+    return pairs
+
+
+def run_fakecups(stdin, *args, timeout=20, env=None):
+    """Run fakecups.py as xinetd would, with a file on stdin; returns CompletedProcess."""
+    return subprocess.run([sys.executable, str(FAKECUPS), *args], input=stdin,
+                          capture_output=True, timeout=timeout,
+                          env=dict(os.environ if env is None else env))
+
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers          # [(name, value)] in order
+        self.body = body
+
+    def header(self, name):
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def __repr__(self):
+        return "Response(%d %s, %d body bytes)" % (self.status, self.reason, len(self.body))
+
+
+def split_responses(data, head_only_indexes=()):
+    """Every HTTP/1.1 response in a server byte stream, interim 100s included.
+
+    Raises ValueError on anything malformed, so a broken stream fails the test.
+    """
+    responses = []
+    pos = 0
+    while pos < len(data):
+        end = data.index(b"\r\n\r\n", pos)
+        lines = data[pos:end].decode("latin-1").split("\r\n")
+        version, status, reason = lines[0].split(" ", 2)
+        if version != "HTTP/1.1":
+            raise ValueError("bad status line %r" % lines[0])
+        headers = []
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon or name != name.strip():
+                raise ValueError("bad header %r" % line)
+            headers.append((name, value.strip()))
+        pos = end + 4
+        response = Response(int(status), reason, headers, b"")
+        if response.status == 100 or len(responses) in head_only_indexes:
+            responses.append(response)
+            continue
+        if response.header("Transfer-Encoding") == "chunked":
+            body = []
+            while True:
+                line_end = data.index(b"\r\n", pos)
+                size = int(data[pos:line_end].split(b";")[0], 16)
+                pos = line_end + 2
+                if size == 0:
+                    pos = data.index(b"\r\n", pos) + 2
+                    break
+                body.append(data[pos:pos + size])
+                if data[pos + size:pos + size + 2] != b"\r\n":
+                    raise ValueError("chunk not followed by CRLF")
+                pos += size + 2
+            response.body = b"".join(body)
+        else:
+            length = int(response.header("Content-Length") or 0)
+            response.body = data[pos:pos + length]
+            if len(response.body) != length:
+                raise ValueError("body shorter than Content-Length")
+            pos += length
+        responses.append(response)
+    return responses
+
+
+def final_responses(data):
+    return [r for r in split_responses(data) if r.status != 100]

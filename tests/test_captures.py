@@ -1,0 +1,149 @@
+"""Golden tests: every captured client byte stream, piped through fakecups.py as xinetd
+would, must be answered as the real empty cupsd answered it (tests/captures/*/server.bin)."""
+
+import json
+import os
+import tempfile
+import unittest
+
+import fakecups
+from tests.support import (CAPTURES, connection_files, final_responses, meta, run_fakecups,
+                           scenarios, split_responses)
+
+# Headers whose values differ by nature (time, cookies); their presence and order still count.
+VOLATILE = {"date", "last-modified", "set-cookie"}
+
+
+def head_only(client):
+    """Indexes of final responses that answer HEAD (they carry no body)."""
+    methods = [line.split(b" ", 1)[0] for line in client.split(b"\r\n")
+               if line.startswith((b"GET ", b"HEAD ", b"POST ", b"OPTIONS "))]
+    return {i for i, m in enumerate(methods) if m == b"HEAD"}
+
+
+class EmptyStateGolden(unittest.TestCase):
+    """tests/captures/empty: cupsd with no printers, the oracle for the default persona."""
+
+    maxDiff = None
+
+    def serve(self, client, *args):
+        with tempfile.TemporaryDirectory() as tmp:
+            log = os.path.join(tmp, "log")
+            result = run_fakecups(client, "--log", log, "--format", "json", *args)
+            records = [json.loads(line) for line in open(log)] if os.path.exists(log) else []
+        self.assertEqual(result.returncode, 0)
+        self.assertEqual(result.stderr, b"", "fakecups wrote to stderr")
+        return result.stdout, records
+
+    def test_every_empty_capture(self):
+        for name, folder in scenarios("empty"):
+            expected_ops = meta(folder)["ipp_operations"]
+            got_records = []
+            for index, (client, server) in enumerate(connection_files(folder)):
+                with self.subTest(scenario=name, connection=index + 1):
+                    ours, records = self.serve(client)
+                    got_records.extend(records)
+                    self.compare_streams(name, client, server, ours)
+            with self.subTest(scenario=name, part="records"):
+                self.compare_records(expected_ops, got_records)
+
+    def compare_streams(self, name, client, server, ours):
+        heads = head_only(client)
+        theirs = split_responses(server, heads)
+        mine = split_responses(ours, heads)
+        if heads and theirs[-1].status == 404 and len(theirs) == len(mine) + 1:
+            # cupsd 2.4.2 follows a HEAD of a static file with a stray 404 header block
+            # (client.c: the "not found" branch is not an else).  Deliberately not imitated.
+            theirs = theirs[:-1]
+        self.assertEqual([r.status for r in mine], [r.status for r in theirs], name)
+        for real, fake in zip(theirs, mine):
+            real_names = [k for k, _ in real.headers]
+            fake_names = [k for k, _ in fake.headers]
+            if real.header("Transfer-Encoding") == "chunked":
+                # cupsd streams CGI pages chunked with a session cookie; we send a fixed page.
+                self.assertIn("text/html", fake.header("Content-Type"))
+                continue
+            self.assertEqual(fake_names, real_names, name)
+            for key, value in real.headers:
+                if key.lower() not in VOLATILE and key.lower() != "content-length":
+                    self.assertEqual(fake.header(key), value, "%s: %s" % (name, key))
+            if real.header("Content-Type") == "application/ipp":
+                # The empty state's answers are fully determined: same bytes as cupsd's.
+                self.assertEqual(fake.body, real.body, name)
+                self.assertEqual(fake.header("Content-Length"), real.header("Content-Length"))
+            elif real.status == 401:
+                self.assertEqual(fake.body, real.body, name)
+
+    def compare_records(self, expected_ops, records):
+        requests = [r for r in records if r["request"] is not None]
+        self.assertEqual(len(requests), len(expected_ops) or len(requests))
+        for record, op in zip(requests, expected_ops):
+            self.assertEqual(record["request"], op["request"])
+            if op["operation"] is None:
+                self.assertIsNone(record["ipp"])
+            else:
+                self.assertEqual(record["ipp"]["operation"], op["operation"])
+                self.assertEqual(record["ipp"]["request_id"], op["request_id"])
+            self.assertEqual(record["response"]["http_status"], int(op["http_status"].split()[1]))
+            self.assertEqual(record["response"]["ipp_status"], op["ipp_status"])
+
+    def test_no_request_is_still_a_record(self):
+        ours, records = self.serve(b"")
+        self.assertEqual(ours, b"")
+        self.assertEqual(len(records), 1)
+        self.assertIsNone(records[0]["request"])
+
+
+class PrinterCapturesAgainstEmpty(unittest.TestCase):
+    """Requests a real printer queue got (with documents, chunked uploads) are answered,
+    well-formed, one final answer per request, by the empty persona too."""
+
+    def test_each_request_answered(self):
+        for name, folder in scenarios("printer"):
+            operations = meta(folder)["ipp_operations"]
+            answers = []
+            for client, _ in connection_files(folder):
+                result = run_fakecups(client, "--log", os.devnull)
+                self.assertEqual(result.stderr, b"")
+                answers.extend(final_responses(result.stdout))
+            with self.subTest(scenario=name):
+                # 401 ends a connection, so a connection stops answering after one.
+                self.assertLessEqual(len(answers), len(operations) or 1)
+                self.assertGreater(len(answers), 0)
+                for answer in answers:
+                    if answer.header("Content-Type") == "application/ipp":
+                        message = fakecups.decode_message(answer.body)
+                        self.assertEqual(message.groups[0].attributes[0].name, "attributes-charset")
+
+
+class DecodeOption(unittest.TestCase):
+    """--decode FILE prints the records of a capture and answers nothing."""
+
+    def test_decode_json(self):
+        capture = CAPTURES / "empty" / "ipptool-print-job" / "client.bin"
+        result = run_fakecups(b"", "--decode", str(capture), "--format", "json")
+        self.assertEqual(result.returncode, 0)
+        records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+        self.assertEqual(len(records), 1)
+        ipp = records[0]["ipp"]
+        self.assertEqual(ipp["operation"], "Print-Job")
+        document = (CAPTURES / "files" / "somefile.txt").read_bytes()
+        self.assertEqual(ipp["document_bytes"], len(document))
+        import hashlib
+        self.assertEqual(ipp["document_sha256"], hashlib.sha256(document).hexdigest())
+        names = [a["name"] for g in ipp["groups"] for a in g["attributes"]]
+        self.assertEqual(names, ["attributes-charset", "attributes-natural-language",
+                                 "printer-uri", "requesting-user-name", "document-format",
+                                 "copies"])
+
+    def test_decode_text_has_every_attribute(self):
+        capture = CAPTURES / "empty" / "lpstat-v" / "client.bin"
+        result = run_fakecups(b"", "--decode", str(capture))
+        text = result.stdout.decode()
+        self.assertTrue(text.startswith("Connection\n"))
+        self.assertIn("requested-attributes (keyword) = 'auth-info-required'", text)
+        self.assertEqual(text.count("answer: HTTP 200, IPP client-error-not-found"), 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
