@@ -1414,8 +1414,8 @@ def plain_exchange(connection, exchange):
         "ipp": ipp,
         "response": {"http_status": exchange.http_status,
                      "ipp_status": code_name(STATUS_CODES, ipp_status) if ipp_status is not None else None,
-                     "status_message": answer.status_message if answer is not None else None},
-        "error": exchange.error,
+                     "status_message": escape(answer.status_message) if answer and answer.status_message else None},
+        "error": escape(exchange.error) if exchange.error else None,
     }
 
 
@@ -1425,7 +1425,7 @@ def plain_connection(connection):
             "seq": 0, "request": None, "method": None, "target": None, "version": None,
             "headers": [], "auth": None, "body_bytes": 0, "ipp": None,
             "response": {"http_status": None, "ipp_status": None, "status_message": None},
-            "error": connection.error or "no request"}
+            "error": escape(connection.error or "no request")}
 
 
 _JSON_ESCAPES = {c: "\\u%04x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
@@ -1531,8 +1531,8 @@ def format_text(connection):
         lines.append(answer)
         if plain["error"]:
             lines.append("    error: %s" % plain["error"])
-    if connection.error:
-        lines.append("  connection: %s" % connection.error)
+    if connection.error or not connection.exchanges:
+        lines.append("  connection: %s" % escape(connection.error or "no request"))
     return "\n".join(lines) + "\n"
 
 
@@ -1773,7 +1773,7 @@ def serve_request(reader, send, exchange, config):
         path = _target_path(head.target)
         problem = web_path_problem(path) if head.method != "OPTIONS" else None
         if problem is not None:
-            raise HttpError(problem, "path %s refused" % escape(path, 200))
+            raise HttpError(problem, "path %s refused" % path[:200])
         _expect_continue(reader, send, head, exchange, reply)
         body = _counted(iter_body(reader, framing, config.max_body_bytes, lambda: None), exchange)
         if _wants_ipp(head):
@@ -1802,7 +1802,7 @@ def _expect_continue(reader, send, head, exchange, reply):
         else:
             _send(send, CONTINUE, exchange)
     elif number:
-        raise HttpError(417, "Expect: %s" % escape(expect, 100))
+        raise HttpError(417, "Expect: %s" % expect[:100])
 
 
 def _answer_ipp(body, head, exchange, config, send, reply):
@@ -1849,7 +1849,7 @@ def _answer_web(head, exchange, send, reply):
     elif method == "PUT":
         raise HttpError(403, "PUT refused")
     else:
-        raise HttpError(501, "method %s not implemented" % escape(method, 40))
+        raise HttpError(501, "method %s not implemented" % method[:40])
     exchange.http_status = status
     _send(send, data, exchange)
     return head.keep_alive
