@@ -44,6 +44,7 @@ MAX_COLLECTION_DEPTH = 32            # deeper nesting is hostile, not a real med
 READ_SIZE = 64 * 1024
 LOG_VALUE_CHARS = 512                # longer values are cut in records, their length noted
 LOG_VALUES_PER_ATTRIBUTE = 64
+LOG_ATTRIBUTES_PER_GROUP = 1000      # a record stays readable when a client sends 50,000
 SERVER_HEADER = "CUPS/2.4 IPP/2.1"
 IDENT = "fakecups"
 
@@ -1375,9 +1376,16 @@ def _plain_ipp(message):
             "operation": code_name(OPERATIONS, message.code),
             "operation_id": "0x%04x" % message.code,
             "request_id": message.request_id,
-            "groups": [{"tag": code_name(GROUP_TAGS, g.tag),
-                        "attributes": [_plain_attribute(a) for a in g.attributes]}
-                       for g in message.groups]}
+            "groups": [_plain_group(g) for g in message.groups]}
+
+
+def _plain_group(group):
+    shown = group.attributes[:LOG_ATTRIBUTES_PER_GROUP]
+    result = {"tag": code_name(GROUP_TAGS, group.tag),
+              "attributes": [_plain_attribute(a) for a in shown]}
+    if len(group.attributes) > len(shown):
+        result["attributes_omitted"] = len(group.attributes) - len(shown)
+    return result
 
 
 def rfc3339(timestamp):
@@ -1494,46 +1502,55 @@ def summary(plain):
     return " ".join(str(p) for p in parts)
 
 
-def format_text(connection):
-    """The classic lines, then every request indented below them."""
-    lines = [format_classic(connection).rstrip("\n"), "  peer %s pid %d" % (connection.peer, connection.pid)]
-    for exchange in connection.exchanges:
-        plain = plain_exchange(connection, exchange)
-        lines.append("  request %d at %s: %s" % (plain["seq"], plain["time"], plain["request"] or "-"))
-        lines.extend("    %s: %s" % (k, v) for k, v in plain["headers"])
-        if plain["auth"]:
-            lines.append("    auth: %s user %s, password %s" % (
-                plain["auth"]["scheme"], plain["auth"]["user"],
-                "given (not recorded)" if plain["auth"]["password_given"] else "not given"))
-        lines.append("    body: %d bytes" % plain["body_bytes"])
-        ipp = plain["ipp"]
-        if ipp and "error" in ipp:
-            lines.append("    ipp: undecodable: %s" % ipp["error"])
-        elif ipp:
-            lines.append("    ipp %s %s (%s) request-id %s" % (
-                ipp["version"], ipp["operation"], ipp["operation_id"], ipp["request_id"]))
-            for group in ipp["groups"]:
-                lines.append("      %s" % group["tag"])
-                for attribute in group["attributes"]:
-                    values = ", ".join(_text_value(v) for v in attribute["values"])
-                    if attribute.get("values_omitted"):
-                        values += " ... (+%d more)" % attribute["values_omitted"]
-                    lines.append("        %s (%s) = %s" % (attribute["name"], attribute["syntax"], values))
-            if ipp["document_bytes"]:
-                lines.append("    document: %d bytes sha256 %s" % (
-                    ipp["document_bytes"], ipp["document_sha256"]))
-        response = plain["response"]
-        answer = "    answer: HTTP %s" % (response["http_status"] or "none")
-        if response["ipp_status"]:
-            answer += ", IPP %s" % response["ipp_status"]
-        if response["status_message"]:
-            answer += " \"%s\"" % response["status_message"]
-        lines.append(answer)
-        if plain["error"]:
-            lines.append("    error: %s" % plain["error"])
-    if connection.error or not connection.exchanges:
-        lines.append("  connection: %s" % escape(connection.error or "no request"))
+def format_text_request(plain):
+    """The indented lines of one request in the text format."""
+    lines = ["  request %d at %s: %s" % (plain["seq"], plain["time"], plain["request"] or "-")]
+    lines.extend("    %s: %s" % (k, v) for k, v in plain["headers"])
+    if plain["auth"]:
+        lines.append("    auth: %s user %s, password %s" % (
+            plain["auth"]["scheme"], plain["auth"]["user"],
+            "given (not recorded)" if plain["auth"]["password_given"] else "not given"))
+    lines.append("    body: %d bytes" % plain["body_bytes"])
+    ipp = plain["ipp"]
+    if ipp and "error" in ipp:
+        lines.append("    ipp: undecodable: %s" % ipp["error"])
+    elif ipp:
+        lines.append("    ipp %s %s (%s) request-id %s" % (
+            ipp["version"], ipp["operation"], ipp["operation_id"], ipp["request_id"]))
+        for group in ipp["groups"]:
+            lines.append("      %s" % group["tag"])
+            for attribute in group["attributes"]:
+                values = ", ".join(_text_value(v) for v in attribute["values"])
+                if attribute.get("values_omitted"):
+                    values += " ... (+%d more)" % attribute["values_omitted"]
+                lines.append("        %s (%s) = %s" % (attribute["name"], attribute["syntax"], values))
+            if group.get("attributes_omitted"):
+                lines.append("        ... (+%d more attributes)" % group["attributes_omitted"])
+        if ipp["document_bytes"]:
+            lines.append("    document: %d bytes sha256 %s" % (
+                ipp["document_bytes"], ipp["document_sha256"]))
+    response = plain["response"]
+    answer = "    answer: HTTP %s" % (response["http_status"] or "none")
+    if response["ipp_status"]:
+        answer += ", IPP %s" % response["ipp_status"]
+    if response["status_message"]:
+        answer += " \"%s\"" % response["status_message"]
+    lines.append(answer)
+    if plain["error"]:
+        lines.append("    error: %s" % plain["error"])
     return "\n".join(lines) + "\n"
+
+
+def format_text(connection, requests=None):
+    """The classic lines, then every request indented below them; requests may come
+    already formatted (the Recorder formats each as it is answered)."""
+    if requests is None:
+        requests = [format_text_request(plain_exchange(connection, e)) for e in connection.exchanges]
+    text = format_classic(connection) + "  peer %s pid %d\n" % (connection.peer, connection.pid)
+    text += "".join(requests)
+    if connection.error or not connection.exchanges:
+        text += "  connection: %s\n" % escape(connection.error or "no request")
+    return text
 
 
 FORMATS = {"classic": format_classic, "text": format_text, "json": format_json}
@@ -1572,7 +1589,7 @@ class Recorder:
         self.log_name = log_name
         self.use_syslog = use_syslog
         self.pending_error = log_error
-        self.sent = 0                    # exchanges already written (json)
+        self.text_requests = []          # text format: each request formatted when answered
 
     def _write(self, text):
         if self.log_fd is None:
@@ -1588,19 +1605,23 @@ class Recorder:
         _syslog(3, "%s; record follows: %s" % (problem, text.rstrip("\n").replace("\n", " | ")))
 
     def exchange_done(self, connection, exchange):
+        plain = plain_exchange(connection, exchange)
         if self.use_syslog:
-            plain = plain_exchange(connection, exchange)
             _syslog(6, to_json(plain) if self.format == "json" else summary(plain))
         if self.format == "json":
-            self._write(to_json(plain_exchange(connection, exchange)) + "\n")
-            self.sent += 1
+            self._write(to_json(plain) + "\n")
+        elif self.format == "text":
+            self.text_requests.append(format_text_request(plain))
+        exchange.ipp = None     # keep the rendered record, not the message: memory stays flat
 
     def connection_done(self, connection):
         if self.use_syslog and not connection.exchanges:
             plain = plain_connection(connection)
             _syslog(6, to_json(plain) if self.format == "json" else summary(plain))
-        if self.format != "json":
-            self._write(FORMATS[self.format](connection))
+        if self.format == "text":
+            self._write(format_text(connection, self.text_requests))
+        elif self.format == "classic":
+            self._write(format_classic(connection))
         elif not connection.exchanges:
             self._write(format_json(connection))
 
@@ -2138,16 +2159,27 @@ def linger(seconds=2.0, limit=1 << 20):
         sock.detach()
 
 
-def config_from(options):
+def config_from(options, local_peer=True):
     return Config(options.persona, options.idle_timeout, options.header_timeout,
-                  options.max_header_bytes, options.max_body_bytes)
+                  options.max_header_bytes, options.max_body_bytes, local_peer=local_peer)
+
+
+def is_loopback(peer):
+    """Whether the peer text names this machine (a pipe or a test counts as local)."""
+    if peer.startswith("["):
+        host = peer[1:peer.find("]")]
+    else:
+        host = peer.split(":")[0] if peer.count(":") == 1 else peer
+    return host.startswith(("127.", "::ffff:127.", "unix")) or host in ("::1", "-", "localhost")
 
 
 def serve_stdio(options, environ, stderr_is_socket):
+    install_signal_handlers()
     started = time.time()
     peer, _ = socket_peer(0)
+    peer = peer or environ_peer(environ)
     recorder = open_recorder(options, environ, stderr_is_socket)
-    connection = ConnectionRecord(started, peer or environ_peer(environ), os.getpid())
+    connection = ConnectionRecord(started, peer, os.getpid())
     try:
         drop_privileges(options.user)
     except (OSError, KeyError) as error:
@@ -2155,12 +2187,11 @@ def serve_stdio(options, environ, stderr_is_socket):
         recorder.connection_done(connection)
         _syslog(3, connection.error)
         return 1
-    install_signal_handlers()
     reader = stdio_reader(options.idle_timeout)
-    serve_connection(reader, lambda data: write_all(1, data), connection, config_from(options),
-                     recorder)
+    serve_connection(reader, lambda data: write_all(1, data), connection,
+                     config_from(options, is_loopback(peer)), recorder)
     last = connection.exchanges[-1] if connection.exchanges else None
-    if last is not None and last.http_status is not None and last.http_status >= 400 and not reader.eof:
+    if last is not None and (last.http_status or 0) >= 400 and not reader.eof:
         linger()
     return 0
 
