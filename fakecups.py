@@ -629,7 +629,10 @@ def read_request_head(reader, head, max_header_bytes, deadline):
         first = reader.buffer[0]
         if first not in b"\r\n":
             break
-        reader.readline(2, deadline)
+        line = reader.readline(2, deadline)
+        if line not in (b"\r\n", b"\n"):
+            head.line = line or b""
+            raise HttpError(400, "stray CR before the request line")
     if first == TLS_HANDSHAKE or first < 0x20 or first > 0x7E:
         head.line = reader.buffer[:MAX_REQUEST_LINE]
         raise ClientGone("not HTTP (first byte 0x%02x%s)" % (
@@ -1348,7 +1351,7 @@ def _plain(tag, value):
         units = {3: "dpi", 4: "dpcm"}.get(value[2], value[2])
         return {"x": value[0], "y": value[1], "units": units}
     if tag == TAG_DATETIME:
-        return "%04d-%02d-%02dT%02d:%02d:%02d.%d%s%02d:%02d" % value
+        return escape("%04d-%02d-%02dT%02d:%02d:%02d.%d%s%02d:%02d" % value)
     if isinstance(value, str):
         return escape(value)
     if isinstance(value, bytes):
