@@ -38,6 +38,7 @@ DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_MAX_BODY_BYTES = 1 << 30
 MAX_REQUEST_LINE = 8 * 1024          # longer → 414, as a target that long is never a CUPS URI
 MAX_HEADER_COUNT = 100               # more → 431; CUPS clients send fewer than ten
+MAX_EMPTY_LINES = 16                 # before a request line; more is a flood, answered 400
 MAX_CHUNK_LINE = 1024                # a chunk-size line with extensions; longer → 400
 MAX_IPP_ATTRIBUTE_BYTES = 4 << 20    # attributes before the document; beyond → 413
 MAX_COLLECTION_DEPTH = 32            # deeper nesting is hostile, not a real media-col
@@ -605,7 +606,7 @@ class RequestHead:
         tokens = {t.strip().lower() for v in self.header_values("Connection") for t in v.split(",")}
         if "close" in tokens:
             return False
-        return self.version == "HTTP/1.1" or "keep-alive" in tokens
+        return self.version != "HTTP/1.0" or "keep-alive" in tokens
 
 
 TLS_HANDSHAKE = 0x16
@@ -623,25 +624,30 @@ def read_request_head(reader, head, max_header_bytes, deadline):
     Raises HttpError for a request that gets an error answer and ClientGone for bytes that
     are not HTTP at all (TLS, binary garbage), which get no answer.
     """
-    while True:                                 # RFC 9112 2.2: ignore empty lines first
+    for empty_lines in range(MAX_EMPTY_LINES + 1):  # RFC 9112 2.2: ignore a few empty lines
         if not reader.buffer and not reader.fill(deadline):
             return False
         first = reader.buffer[0]
         if first not in b"\r\n":
             break
         line = reader.readline(2, deadline)
-        if line not in (b"\r\n", b"\n"):
+        if line not in (b"\r\n", b"\n") or empty_lines == MAX_EMPTY_LINES:
             head.line = line or b""
             raise HttpError(400, "stray CR before the request line")
     if first == TLS_HANDSHAKE or first < 0x20 or first > 0x7E:
         head.line = reader.buffer[:MAX_REQUEST_LINE]
         raise ClientGone("not HTTP (first byte 0x%02x%s)" % (
             first, ", a TLS handshake" if first == TLS_HANDSHAKE else ""))
-    line = reader.readline(MAX_REQUEST_LINE + 2, deadline)
-    if line is None:
-        head.line = reader.buffer[:MAX_REQUEST_LINE]
+    try:
+        line = reader.readline(MAX_REQUEST_LINE + 2, deadline)
+    except (ClientGone, Terminated):
+        head.line = reader.buffer[:MAX_REQUEST_LINE]     # what came of it is still recorded
+        raise
+    if line is not None:
+        head.line = _strip_eol(line)
+    if line is None or len(head.line) > MAX_REQUEST_LINE:
+        head.line = head.line or reader.buffer[:MAX_REQUEST_LINE]
         raise HttpError(414, "request line longer than %d bytes" % MAX_REQUEST_LINE)
-    head.line = _strip_eol(line)
     if not line.endswith(b"\n"):
         raise ClientGone("connection closed inside the request line")
     parts = head.line.split(b" ")
@@ -649,10 +655,15 @@ def read_request_head(reader, head, max_header_bytes, deadline):
         raise HttpError(400, "malformed request line")
     head.method, head.target, head.version = (p.decode("latin-1") for p in parts)
     version = head.version
-    if version[:5] != "HTTP/" or version[5:] not in ("1.0", "1.1"):
-        if version[:5] == "HTTP/" and version[5:] in ("2", "2.0", "3", "3.0"):
-            raise HttpError(505, "HTTP version %s not supported" % version[5:])
+    number = version[5:]
+    digits = number.split(".")
+    if (version[:5] != "HTTP/" or len(digits) > 2
+            or not all(len(d) == 1 and d in "0123456789" for d in digits)):
         raise HttpError(400, "bad HTTP version")
+    if digits == ["1"]:
+        raise HttpError(400, "bad HTTP version")
+    if len(digits) != 2 or digits[0] != "1":     # RFC 9110 2.5: 1.x is read as 1.1
+        raise HttpError(505, "HTTP version %s not supported" % number)
     size = 0
     while True:
         line = reader.readline(max_header_bytes + 2, deadline)
@@ -682,8 +693,10 @@ def body_length(head):
     if codings and lengths:
         raise HttpError(400, "both Content-Length and Transfer-Encoding")
     if codings:
-        if codings != ["chunked"]:
-            raise HttpError(501, "transfer coding %s not supported" % ",".join(codings))
+        if codings[-1] != "chunked":            # RFC 9112 6.3: the length is unknowable
+            raise HttpError(400, "transfer coding %s without chunked last" % ",".join(codings))
+        if len(codings) > 1:
+            raise HttpError(501, "transfer coding %s not supported" % ",".join(codings[:-1]))
         return "chunked", None
     values = {v.strip() for value in lengths for v in value.split(",")}
     if len(values) > 1:
@@ -734,13 +747,18 @@ def iter_body(reader, framing, max_body_bytes, deadline_for):
                 raise ClientGone("connection closed inside a chunk")
             size -= len(chunk)
             yield chunk
-        if reader.readline(3, deadline_for()) not in (b"\r\n", b"\n"):
+        ending = reader.readline(3, deadline_for())
+        if ending is not None and not ending.endswith(b"\n") and reader.eof:
+            raise ClientGone("connection closed after a chunk")
+        if ending not in (b"\r\n", b"\n"):
             raise HttpError(400, "chunk not followed by CRLF")
     trailer_bytes = 0
     while True:                                 # trailers are read and dropped
         line = reader.readline(DEFAULT_MAX_HEADER_BYTES, deadline_for())
-        if line is None or not line.endswith(b"\n"):
-            raise HttpError(400, "bad chunked trailer")
+        if line is not None and not line.endswith(b"\n"):
+            raise ClientGone("connection closed inside the chunked trailer")
+        if line is None:
+            raise HttpError(431, "chunked trailer line too long")
         trailer_bytes += len(line)
         if trailer_bytes > DEFAULT_MAX_HEADER_BYTES:
             raise HttpError(431, "chunked trailer too large")
@@ -951,12 +969,14 @@ def _integer(message, name):
 
 def _atoi(text):
     """C's atoi: leading digits, 0 when there are none."""
+    text = text.lstrip(" \t\n\v\f\r")
+    sign = -1 if text[:1] == "-" else 1
     digits = ""
-    for char in text.lstrip():
-        if not char.isdigit() or len(digits) > 9:
+    for char in text[1:] if text[:1] in "+-" and text else text:
+        if char not in "0123456789" or len(digits) > 9:
             break
         digits += char
-    return int(digits) if digits else 0
+    return sign * int(digits) if digits else 0
 
 
 def _not_found(request, text="The printer or class does not exist."):
@@ -1295,7 +1315,6 @@ class Exchange:
         self.time = time
         self.seq = seq
         self.head = None
-        self.auth = None                 # (scheme, user or None, secret given?)
         self.body_bytes = 0
         self.ipp = None                  # the decoded request Message, data stripped
         self.ipp_error = None
@@ -1321,6 +1340,9 @@ class ConnectionRecord:
 
 
 _CONTROL_ESCAPES = {c: "\\x%02x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
+_CONTROL_ESCAPES.update({c: "\\u%04x" % c for c in (0x2028, 0x2029, 0x202A, 0x202B, 0x202C,
+                                                     0x202D, 0x202E, 0x2066, 0x2067, 0x2068,
+                                                     0x2069, 0xFEFF)})
 _CONTROL_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"})
 
 
@@ -1340,7 +1362,7 @@ def escape(text, limit=LOG_VALUE_CHARS):
 def _plain(tag, value):
     """A value as JSON-ready data: str, int, bool, dict or list; binary as hex."""
     if tag == TAG_BEGIN_COLLECTION:
-        return {m.name: [_plain(t, v) for t, v in m.values] for m in value}
+        return {escape(m.name): [_plain(t, v) for t, v in m.values] for m in value}
     if tag == TAG_EXTENSION:
         return {"tag": "0x%08x" % value[0], "hex": value[1][:LOG_VALUE_CHARS].hex()}
     if tag == TAG_TEXT_LANG or tag == TAG_NAME_LANG:
@@ -1408,9 +1430,11 @@ def plain_exchange(connection, exchange):
     elif exchange.ipp_error is not None:
         ipp = {"error": exchange.ipp_error}
     auth = None
-    if exchange.auth is not None:
-        auth = {"scheme": escape(exchange.auth[0]), "user": exchange.auth[1] and escape(exchange.auth[1]),
-                "password_given": exchange.auth[2]}
+    authorization = head.header("Authorization") if head else None
+    if authorization is not None:
+        scheme, user, secret = parse_authorization(authorization)
+        auth = {"scheme": escape(scheme), "user": None if user is None else escape(user),
+                "password_given": secret}
     ipp_status = answer.ipp_status if answer is not None else None
     return {
         "time": rfc3339(exchange.time), "peer": connection.peer, "pid": connection.pid,
@@ -1419,7 +1443,7 @@ def plain_exchange(connection, exchange):
         "method": escape(head.method) if head else None,
         "target": escape(head.target) if head else None,
         "version": escape(head.version) if head else None,
-        "headers": [[escape(k), escape(v)] for k, v in head.headers] if head else [],
+        "headers": [[escape(k), escape(v)] for k, v in _redact(head.headers)] if head else [],
         "auth": auth,
         "body_bytes": exchange.body_bytes,
         "ipp": ipp,
@@ -1618,15 +1642,16 @@ class Recorder:
         exchange.ipp = None     # keep the rendered record, not the message: memory stays flat
 
     def connection_done(self, connection):
-        if self.use_syslog and not connection.exchanges:
+        needs_own_record = not connection.exchanges or connection.error is not None
+        if self.use_syslog and needs_own_record:
             plain = plain_connection(connection)
             _syslog(6, to_json(plain) if self.format == "json" else summary(plain))
         if self.format == "text":
             self._write(format_text(connection, self.text_requests))
         elif self.format == "classic":
             self._write(format_classic(connection))
-        elif not connection.exchanges:
-            self._write(format_json(connection))
+        elif needs_own_record:
+            self._write(to_json(plain_connection(connection)) + "\n")
 
 
 _syslog_open = False
@@ -1675,7 +1700,7 @@ def new_sha256():
 
 def parse_authorization(value):
     """(scheme, user, secret given?) from an Authorization value; the secret is never kept."""
-    scheme, _, credentials = value.strip().partition(" ")
+    scheme, credentials = (value.split(None, 1) + ["", ""])[:2]
     credentials = credentials.strip()
     if scheme.lower() != "basic":
         return scheme, None, bool(credentials)
@@ -1692,8 +1717,8 @@ SECRET_HEADERS = ("authorization", "proxy-authorization")
 
 
 def _redact(headers):
-    return [(k, v.strip().partition(" ")[0] + " [redacted]") if k.lower() in SECRET_HEADERS else (k, v)
-            for k, v in headers]
+    return [(k, (v.split(None, 1) or [""])[0] + " [redacted]") if k.lower() in SECRET_HEADERS
+            else (k, v) for k, v in headers]
 
 
 def _counted(body, exchange):
@@ -1705,7 +1730,8 @@ def _counted(body, exchange):
 def read_ipp(body):
     """Decode the attributes at the head of the body; returns the message, whose data is
     the document bytes that came with them.  Tries again on doubling sizes, so a large
-    attribute block is parsed a few times, not once per chunk."""
+    attribute block is parsed a few times, not once per chunk; the attributes must end
+    within MAX_IPP_ATTRIBUTE_BYTES whatever the read sizes were."""
     parts = []
     size = 0
     attempt_at = 0
@@ -1717,12 +1743,18 @@ def read_ipp(body):
         data = b"".join(parts)
         parts = [data]
         try:
-            return decode_message(data)
+            return _within_limit(decode_message(data), size)
         except Truncated:
             if size > MAX_IPP_ATTRIBUTE_BYTES:
                 raise HttpError(413, "IPP attributes over %d bytes" % MAX_IPP_ATTRIBUTE_BYTES) from None
-            attempt_at = size * 2
-    return decode_message(b"".join(parts))
+            attempt_at = min(size * 2, MAX_IPP_ATTRIBUTE_BYTES + 1)
+    return _within_limit(decode_message(b"".join(parts)), size)
+
+
+def _within_limit(message, size):
+    if size - len(message.data) > MAX_IPP_ATTRIBUTE_BYTES:
+        raise HttpError(413, "IPP attributes over %d bytes" % MAX_IPP_ATTRIBUTE_BYTES)
+    return message
 
 
 def _target_path(target):
@@ -1784,15 +1816,11 @@ def serve_request(reader, send, exchange, config):
             exchange.head = None
             return False
         exchange.time = config.clock()
-        authorization = head.header("Authorization")
-        if authorization is not None:
-            exchange.auth = parse_authorization(authorization)
-        head.headers = _redact(head.headers)
         framing = body_length(head)
         if framing[0] == "length" and framing[1] > config.max_body_bytes:
             raise HttpError(413, "Content-Length %d over the %d byte limit"
                             % (framing[1], config.max_body_bytes))
-        if head.version == "HTTP/1.1" and head.header("Host") is None:
+        if head.version != "HTTP/1.0" and head.header("Host") is None:
             raise HttpError(400, "HTTP/1.1 request without Host")
         path = _target_path(head.target)
         problem = web_path_problem(path) if head.method != "OPTIONS" else None
@@ -1817,7 +1845,7 @@ def _expect_continue(reader, send, head, exchange, reply):
     When the body is already here (CUPS clients do not wait) it goes out with the answer:
     a separate small write would stall 40 ms on Nagle's algorithm and delayed ACKs."""
     expect = head.header("Expect")
-    if expect is None or head.version != "HTTP/1.1" or head.method not in ("POST", "PUT"):
+    if expect is None or head.version == "HTTP/1.0" or head.method not in ("POST", "PUT"):
         return
     number = _atoi(expect)
     if number == 100:
@@ -2177,25 +2205,38 @@ def is_loopback(peer):
 
 
 def serve_stdio(options, environ, stderr_is_socket):
+    """The inetd path: peer, log, privileges, then the connection; a signal at any point
+    still leaves a record and exit status 0."""
     install_signal_handlers()
-    started = time.time()
-    peer, _ = socket_peer(0)
-    peer = peer or environ_peer(environ)
-    recorder = open_recorder(options, environ, stderr_is_socket)
-    connection = ConnectionRecord(started, peer, os.getpid())
+    connection = ConnectionRecord(time.time(), "-", os.getpid())
+    recorder = None
     try:
-        drop_privileges(options.user)
-    except (OSError, KeyError) as error:
-        connection.error = "not serving: cannot run as %r: %s" % (options.user, error)
-        recorder.connection_done(connection)
-        _syslog(3, connection.error)
-        return 1
-    reader = stdio_reader(options.idle_timeout)
+        peer, _ = socket_peer(0)
+        connection.peer = peer or environ_peer(environ)
+        recorder = open_recorder(options, environ, stderr_is_socket)
+        try:
+            drop_privileges(options.user)
+        except (OSError, KeyError) as error:
+            connection.error = "not serving: cannot run as %r: %s" % (options.user, error)
+            recorder.connection_done(connection)
+            _syslog(3, connection.error)
+            return 1
+        reader = stdio_reader(options.idle_timeout)
+    except (Terminated, KeyboardInterrupt):
+        connection.error = "terminated by signal before serving"
+        if recorder is not None:
+            recorder.connection_done(connection)
+        else:
+            _syslog(6, connection.error)
+        return 0
     serve_connection(reader, lambda data: write_all(1, data), connection,
-                     config_from(options, is_loopback(peer)), recorder)
+                     config_from(options, is_loopback(connection.peer)), recorder)
     last = connection.exchanges[-1] if connection.exchanges else None
     if last is not None and (last.http_status or 0) >= 400 and not reader.eof:
-        linger()
+        try:
+            linger()
+        except (Terminated, KeyboardInterrupt):
+            pass
     return 0
 
 

@@ -1,0 +1,1193 @@
+#!/usr/bin/env python3
+"""Benchmark for fakecups.py (not a unit test: `python -m tests` does not collect it).
+
+    python3 tests/bench.py [--quick] [--only 1,2,3,4] [--runs N] [--what-if]
+
+Parts, each skipped with a message when its tool is missing:
+  1. start-up: CPU (user+sys of the child, from os.wait4) and wall time per connection for the
+     captured lpstat-v and lp-pdf client streams on stdin, for three ways of starting fakecups,
+     against bare `python3 -I -c pass` on the same interpreter; `-X importtime` of the launcher.
+  2. `lpstat -h 127.0.0.1:PORT -v` wall time, fakecups behind systemd-socket-activate --inetd
+     against a private real cupsd (when /usr/sbin/cupsd is installed).
+  3. a 256 MiB (--quick 32 MiB) chunked Print-Job streamed through a pipe: fakecups wall, CPU and
+     peak RSS against sha256sum of the same bytes streamed the same way.
+  4. connections per second under a real xinetd, two client threads sending lpstat-v's bytes.
+
+Only 127.0.0.1 is ever contacted; every loop is bounded in count and time; every process the
+benchmark starts is stopped in a finally block (Ctrl-C and SIGTERM included).  Python stdlib only.
+"""
+
+import argparse
+import errno
+import hashlib
+import marshal
+import os
+import platform
+import random
+import re
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAKECUPS = os.path.join(ROOT, "fakecups.py")
+CAPTURES = os.path.join(ROOT, "tests", "captures")
+SYSTEM_PYTHON = "/usr/bin/python3"
+CUPSD = "/usr/sbin/cupsd"
+MiB = 1 << 20
+
+# ── process bookkeeping: everything started here is stopped here ──────────────────────────
+
+_popens = []            # long-running daemons, each in its own session (process group)
+_pids = set()           # measured children (the spawner helper's), not yet reaped
+_pids_lock = threading.Lock()
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+def start_daemon(argv, **kwargs):
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    kwargs.setdefault("stdout", subprocess.DEVNULL)
+    kwargs.setdefault("stderr", subprocess.DEVNULL)
+    process = subprocess.Popen(argv, start_new_session=True, **kwargs)
+    _popens.append(process)
+    return process
+
+
+def stop_daemon(process, timeout=5.0):
+    """SIGTERM the daemon's process group (which holds the connections it spawned), then KILL."""
+    if process is None:
+        return
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
+        if process.poll() is not None:
+            break
+        try:
+            os.killpg(process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            try:
+                process.send_signal(sig)
+            except ProcessLookupError:
+                pass
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+    try:                                    # stragglers spawned into its group
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if process in _popens:
+        _popens.remove(process)
+    reap_adopted()
+
+
+def become_subreaper():
+    """Orphans of the daemons started here (a connection xinetd spawned, when xinetd is stopped
+    first) come back to this process, which reaps them, instead of piling up as zombies."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0          # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError, ImportError):
+        return False
+
+
+def reap_adopted(seconds=3.0):
+    """SIGTERM, then SIGKILL, and reap the children this process adopted as subreaper."""
+    known = {process.pid for process in _popens}
+    deadline = time.monotonic() + seconds
+    signalled = {}
+    while True:
+        adopted = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in known:
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == os.getpid():
+                adopted.append(int(entry))
+        with _pids_lock:
+            adopted = [pid for pid in adopted if pid not in _pids]
+        if not adopted:
+            return
+        for pid in adopted:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    continue
+            except ChildProcessError:
+                continue
+            sig = signal.SIGKILL if time.monotonic() > deadline or signalled.get(pid) else signal.SIGTERM
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+            signalled[pid] = True
+        time.sleep(0.05)
+
+
+def _kill_pid(pid):
+    with _pids_lock:
+        if pid in _pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def cleanup():
+    with _pids_lock:
+        pids = list(_pids)
+    for pid in pids:                # measured children first (they are the spawner's)
+        _kill_pid(pid)
+    for process in reversed(list(_popens)):
+        stop_daemon(process, timeout=2.0)
+
+
+class Run:
+    __slots__ = ("wall", "cpu", "user", "sys", "maxrss_kib", "status")
+
+    def __init__(self, wall, user, system, maxrss_kib, status):
+        self.wall = wall
+        self.user = user
+        self.sys = system
+        self.cpu = user + system
+        self.maxrss_kib = maxrss_kib
+        self.status = status
+
+    @property
+    def exit_code(self):
+        return os.waitstatus_to_exitcode(self.status)
+
+
+# The measured children are started by a small helper process, not by this one: Linux's
+# ru_maxrss of a child that exec'ed counts the memory of whoever forked it (exec records the
+# old mm's high-water mark), so children of this benchmark (20+ MiB) would all read as 20+ MiB.
+# The helper is `python3 -I -S` with nothing but os, time and marshal; its own peak is the floor
+# below which a child's peak RSS cannot be seen, and is printed.  It also takes the wall time,
+# right around posix_spawn and wait4.
+SPAWNER = r"""
+import os, time, marshal
+def readn(n):
+    data = b""
+    while len(data) < n:
+        more = os.read(0, n - len(data))
+        if not more:
+            raise SystemExit(0)
+        data += more
+    return data
+def send(obj):
+    data = marshal.dumps(obj)
+    os.write(1, len(data).to_bytes(4, "big") + data)
+while True:
+    request = marshal.loads(readn(int.from_bytes(readn(4), "big")))
+    actions = [(os.POSIX_SPAWN_OPEN, fd, path, flags, 0o600) for fd, path, flags in request["files"]]
+    try:
+        started = time.perf_counter()
+        pid = os.posix_spawn(request["argv"][0], request["argv"], request["env"], file_actions=actions)
+    except OSError as error:
+        send({"error": str(error)})
+        continue
+    send({"pid": pid})
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    send({"wall": wall, "user": usage.ru_utime, "sys": usage.ru_stime,
+          "maxrss": usage.ru_maxrss, "status": status})
+"""
+
+
+class Spawner:
+    """Runs one measured command at a time through the SPAWNER helper."""
+
+    def __init__(self, python):
+        self.process = start_daemon([python, "-I", "-S", "-c", SPAWNER], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=None)
+        self._in = self.process.stdin.fileno()
+        self._out = self.process.stdout.fileno()
+        self.python = python
+
+    def floor_kib(self):
+        """The helper's own peak RSS (VmHWM), the floor of every child's ru_maxrss."""
+        try:
+            with open("/proc/%d/status" % self.process.pid) as status:
+                for row in status:
+                    if row.startswith("VmHWM:"):
+                        return int(row.split()[1])
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def _read(self, deadline):
+        data = b""
+        need = 4
+        length = None
+        while len(data) < need:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([self._out], [], [], remaining)
+            if not ready:
+                return None
+            more = os.read(self._out, need - len(data))
+            if not more:
+                raise RuntimeError("spawner helper exited")
+            data += more
+            if length is None and len(data) == 4:
+                length = int.from_bytes(data, "big")
+                need = 4 + length
+        return marshal.loads(data[4:])
+
+    def run(self, argv, stdin=None, stdout_path=os.devnull, stderr_path=os.devnull, env=None,
+            timeout=120.0, after_request=None):
+        """Run argv once with stdin from a path (a file or a FIFO) or /dev/null."""
+        write = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        request = {"argv": list(argv), "env": dict(os.environ if env is None else env),
+                   "files": [(0, stdin or os.devnull, os.O_RDONLY), (1, stdout_path, write),
+                             (2, stderr_path, write)]}
+        data = marshal.dumps(request)
+        os.write(self._in, len(data).to_bytes(4, "big") + data)
+        if after_request is not None:
+            after_request()
+        deadline = time.monotonic() + timeout
+        started = self._read(deadline)
+        if started is None:
+            raise RuntimeError("spawner did not start %s" % argv[0])
+        if "error" in started:
+            raise RuntimeError("cannot start %s: %s" % (argv[0], started["error"]))
+        pid = started["pid"]
+        with _pids_lock:
+            _pids.add(pid)
+        try:
+            done = self._read(deadline)
+            if done is None:                    # over time: kill it, then take its numbers
+                _kill_pid(pid)
+                done = self._read(time.monotonic() + 10)
+                if done is None:
+                    raise RuntimeError("%s did not end after SIGKILL" % argv[0])
+        finally:
+            with _pids_lock:
+                _pids.discard(pid)
+        return Run(done["wall"], done["user"], done["sys"], done["maxrss"], done["status"])
+
+
+SPAWN = None        # the Spawner, set in main()
+
+
+def rss_text(kib):
+    """MiB, marked "≤" when it is the spawner's own peak (the child's is then not visible)."""
+    floor = SPAWN.floor_kib() if SPAWN is not None else None
+    return ("≤%.1f" if floor and kib <= floor + 64 else "%.1f") % (kib / 1024)
+
+
+def spawn_measure(*args, **kwargs):
+    return SPAWN.run(*args, **kwargs)
+
+
+# ── small helpers ──────────────────────────────────────────────────────────────────────────
+
+def out(text=""):
+    print(text, flush=True)
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def ms(seconds):
+    return "%.1f" % (seconds * 1000.0)
+
+
+def ratio(a, b):
+    return "%.2f×" % (a / b) if b else "n/a"
+
+
+def verdict(value, limit, aim):
+    if value != value:
+        return "n/a"
+    if value <= aim:
+        return "ok (≤ aim %.1f)" % aim
+    if value <= limit:
+        return "ok (≤ %.1f, aim %.1f)" % (limit, aim)
+    return "OVER (> %.1f)" % limit
+
+
+def table(headers, rows):
+    """A markdown table whose columns are padded so it also reads as plain text."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row):
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
+    text = [line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    text.extend(line(row) for row in cells[1:])
+    return "\n".join(text)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def listening(port):
+    """Whether something listens on 127.0.0.1:port, from /proc/net/tcp (no connection made,
+    so no inetd child is spawned just to ask)."""
+    try:
+        with open("/proc/net/tcp") as table_file:
+            next(table_file)
+            for row in table_file:
+                fields = row.split()
+                local, state = fields[1], fields[3]
+                address, _, hex_port = local.partition(":")
+                if state == "0A" and int(hex_port, 16) == port and address in ("0100007F", "00000000"):
+                    return True
+        return False
+    except (OSError, StopIteration, ValueError, IndexError):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+
+def wait_listening(port, process, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        if listening(port):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def read_text(path, limit=4000):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()[-limit:].decode("utf-8", "replace")
+    except OSError as error:
+        return "(%s)" % error
+
+
+def command_output(argv, timeout=10):
+    try:
+        result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        return (result.stdout + result.stderr).decode("utf-8", "replace").strip()
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return "(%s)" % error
+
+
+def capture(scenario, name="client.bin"):
+    with open(os.path.join(CAPTURES, "empty", scenario, name), "rb") as handle:
+        return handle.read()
+
+
+def final_responses(data):
+    """How many complete final (non-1xx) HTTP responses are at the start of data."""
+    pos = count = 0
+    while True:
+        end = data.find(b"\r\n\r\n", pos)
+        if end < 0:
+            return count
+        lines = data[pos:end].decode("latin-1").split("\r\n")
+        try:
+            status = int(lines[0].split()[1])
+        except (IndexError, ValueError):
+            return count
+        length = 0
+        for header in lines[1:]:
+            name, _, value = header.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        body_end = end + 4 + (0 if 100 <= status < 200 else length)
+        if len(data) < body_end:
+            return count
+        if status >= 200:
+            count += 1
+        pos = body_end
+
+
+# ── machine facts ──────────────────────────────────────────────────────────────────────────
+
+def machine_facts():
+    facts = []
+    which = shutil.which("python3")
+    facts.append(("which python3", "%s → %s" % (which, os.path.realpath(which) if which else "-")))
+    if path_python3() != which:
+        facts.append(("python3 shim on PATH", "%s (measured as (c') in part 1)" % path_python3()))
+    if which:
+        facts.append(("python3 on PATH is", command_output(
+            [which, "-c", "import sys; print(sys.executable, sys.version.split()[0])"])))
+    facts.append(("bench interpreter (sys.executable)", "%s %s" % (sys.executable, platform.python_version())))
+    if os.path.exists(SYSTEM_PYTHON):
+        facts.append((SYSTEM_PYTHON, command_output([SYSTEM_PYTHON, "-VV"])))
+    else:
+        facts.append((SYSTEM_PYTHON, "missing"))
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    facts.append(("nproc", "%s (os.cpu_count %s)" % (affinity, os.cpu_count())))
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for row in cpuinfo:
+                if row.startswith("model name"):
+                    model = row.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    facts.append(("cpu", model))
+    try:
+        with open("/proc/meminfo") as meminfo:
+            facts.append(("memory", meminfo.readline().split(":", 1)[1].strip()))
+    except OSError:
+        pass
+    facts.append(("kernel", " ".join(platform.uname()[0:3:2])))
+    facts.append(("load average", " ".join("%.2f" % x for x in os.getloadavg())))
+    facts.append(("user", "uid %d%s" % (os.geteuid(), " (root: fakecups drops to nobody)" if os.geteuid() == 0 else "")))
+    tools = []
+    for tool in ("systemd-socket-activate", "lpstat", "xinetd", "sha256sum"):
+        tools.append("%s=%s" % (tool, shutil.which(tool) or "missing"))
+    tools.append("cupsd=%s" % (CUPSD if os.path.exists(CUPSD) else "missing"))
+    facts.append(("tools", ", ".join(tools)))
+    if shutil.which("dpkg-query"):
+        versions = command_output(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n",
+                                   "cups", "cups-client", "xinetd", "coreutils"])
+        facts.append(("packages", "; ".join(versions.splitlines())))
+    return facts
+
+
+# ── the installed layout: a launcher and a byte-compiled copy ──────────────────────────────
+
+def build_launcher(workdir, python=SYSTEM_PYTHON):
+    libdir = os.path.join(workdir, "lib")
+    os.makedirs(libdir)
+    shutil.copy2(script_copy(workdir), os.path.join(libdir, "fakecups.py"))
+    subprocess.run([python, "-m", "py_compile", os.path.join(libdir, "fakecups.py")],
+                   check=True, timeout=60)
+    return write_launcher(workdir, "fakecups", python, "-I", "sys.exit", libdir)
+
+
+def write_launcher(workdir, name, python, flags, exit_call, libdir=None):
+    libdir = libdir or os.path.join(workdir, "lib")
+    launcher = os.path.join(workdir, name)
+    with open(launcher, "w") as handle:
+        handle.write("#!%s %s\nimport sys%s; sys.path.insert(0, %r); import fakecups; "
+                     "%s(fakecups.main(sys.argv[1:]))\n"
+                     % (python, flags, ", os" if exit_call == "os._exit" else "", libdir, exit_call))
+    os.chmod(launcher, 0o755)
+    return launcher
+
+
+def what_if_launchers(workdir):
+    """Variants of the installed launcher, for --what-if: same byte-compiled module."""
+    return [("(w1) launcher + os._exit (no interpreter finalization)",
+             write_launcher(workdir, "fakecups-exit", SYSTEM_PYTHON, "-I", "os._exit")),
+            ("(w2) launcher #!python3 -IS + os._exit (no site)",
+             write_launcher(workdir, "fakecups-IS-exit", SYSTEM_PYTHON, "-IS", "os._exit"))]
+
+
+# ── part 1: start-up cost per connection ───────────────────────────────────────────────────
+
+def path_python3():
+    """The python3 a person gets on PATH: a pyenv shim directory wins even when pyenv exec has
+    put its interpreter's own bin directory first for this process."""
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = os.path.join(directory, "python3")
+        if directory.rstrip("/").endswith("/shims") and os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which("python3")
+
+
+def script_copy(workdir):
+    """fakecups.py as of the start of the run (others may edit the work tree meanwhile)."""
+    return os.path.join(workdir, "script", "fakecups.py")
+
+
+def part_startup(args, workdir, launcher, summary):
+    out("\n## 1. Start-up: CPU and wall per connection (median of %d runs, interleaved)\n" % args.runs)
+    inputs = [("lpstat-v", os.path.join(CAPTURES, "empty", "lpstat-v", "client.bin")),
+              ("lp-pdf", os.path.join(CAPTURES, "empty", "lp-pdf", "client.bin"))]
+    log = os.path.join(workdir, "part1.log")
+    fc_args = ["--log", log]
+
+    # (key, label, argv prefix, baseline key, targeted)
+    commands = {}
+    baselines = {}
+    system = os.path.exists(SYSTEM_PYTHON)
+    if system:
+        baselines["sys"] = ("%s -I -c pass" % SYSTEM_PYTHON, [SYSTEM_PYTHON, "-I", "-c", "pass"])
+        commands["a"] = ("(a) %s -I fakecups.py" % SYSTEM_PYTHON, [SYSTEM_PYTHON, "-I", script_copy(workdir)], "sys", True)
+        if launcher:
+            commands["b"] = ("(b) launcher #!%s -I + __pycache__" % SYSTEM_PYTHON, [launcher], "sys", True)
+            if args.what_if:
+                baselines["sys-S"] = ("%s -I -S -c pass (no site)" % SYSTEM_PYTHON,
+                                      [SYSTEM_PYTHON, "-I", "-S", "-c", "pass"])
+                for number, (label, path) in enumerate(what_if_launchers(workdir)):
+                    commands["w%d" % number] = (label, [path], "sys", False)
+    else:
+        out("%s missing: (a) and (b) skipped" % SYSTEM_PYTHON)
+    here = sys.executable
+    baselines["exe"] = ("%s -I -c pass" % here, [here, "-I", "-c", "pass"])
+    baselines["exe-site"] = ("%s -c pass (with site)" % here, [here, "-c", "pass"])
+    commands["c"] = ("(c) %s fakecups.py" % here, [here, script_copy(workdir)], "exe", False)
+    shim = path_python3()
+    if shim and os.path.realpath(shim) != os.path.realpath(here) and not os.path.realpath(shim).startswith("/usr/bin/"):
+        baselines["shim"] = ("%s -I -c pass (PATH)" % shim, [shim, "-I", "-c", "pass"])
+        commands["c2"] = ("(c') %s fakecups.py (PATH)" % shim, [shim, script_copy(workdir)], "shim", False)
+
+    jobs = [("base", key, None) for key in baselines]
+    jobs += [("fc", key, name) for key in commands for name, _ in inputs]
+    results = {job: [] for job in jobs}
+    failures = {}
+    failure_text = {}
+    rng = random.Random(631)
+    paths = dict(inputs)
+    for round_number in range(args.runs + 2):          # two warm-up rounds, not counted
+        order = list(jobs)
+        rng.shuffle(order)
+        for job in order:
+            kind, key, name = job
+            if kind == "base":
+                run = spawn_measure(baselines[key][1])
+            else:
+                err = os.path.join(workdir, "part1.err")
+                run = spawn_measure(commands[key][1] + fc_args, stdin=paths[name], stderr_path=err)
+                if run.exit_code != 0:
+                    failures[job] = failures.get(job, 0) + 1
+                    failure_text.setdefault(job, "exit %d, stderr %r" % (
+                        run.exit_code, read_text(err, 300).strip()[-300:]))
+            if round_number >= 2:
+                results[job].append(run)
+
+    rows = []
+    for key, (label, _) in baselines.items():
+        runs = results[("base", key, None)]
+        rows.append([label, "-", ms(median([r.wall for r in runs])), ms(median([r.cpu for r in runs])),
+                     ms(min(r.cpu for r in runs)), "1.00×", "1.00×", "1.00×",
+                     rss_text(max(r.maxrss_kib for r in runs)), ""])
+    for key, (label, _, base_key, targeted) in commands.items():
+        base = results[("base", base_key, None)]
+        base_wall, base_cpu = median([r.wall for r in base]), median([r.cpu for r in base])
+        base_min = min(r.cpu for r in base)
+        for name, _ in inputs:
+            runs = results[("fc", key, name)]
+            wall, cpu = median([r.wall for r in runs]), median([r.cpu for r in runs])
+            note = verdict(cpu / base_cpu, 1.5, 1.1) if targeted else (
+                "what-if" if key.startswith("w") else "(not targeted)")
+            if failures.get(("fc", key, name)):
+                note += "; %d runs exited non-zero" % failures[("fc", key, name)]
+            cpu_min = min(r.cpu for r in runs)
+            rows.append([label, name, ms(wall), ms(cpu), ms(cpu_min), ratio(wall, base_wall),
+                         ratio(cpu, base_cpu), ratio(cpu_min, base_min),
+                         rss_text(max(r.maxrss_kib for r in runs)), note])
+            if targeted:
+                summary.append(("1 start-up CPU %s %s" % (label.split()[0], name), ratio(cpu, base_cpu),
+                                "≤ 1.5× (aim 1.1×)", note))
+                summary.append(("1 start-up wall %s %s" % (label.split()[0], name), ratio(wall, base_wall),
+                                "≤ 1.5× (aim 1.1×)", verdict(wall / base_wall, 1.5, 1.1)))
+    for (kind, key, name), text in failure_text.items():
+        out("non-zero exit of %s on %s (first of %d): %s" % (commands[key][0], name, failures[(kind, key, name)], text))
+    out(table(["command", "input", "wall ms", "CPU ms", "min CPU ms", "wall × bare", "CPU × bare",
+               "min CPU × bare", "peak RSS MiB", "CPU verdict"], rows))
+    out("\nbare = `-I -c pass` on the same interpreter; wall and CPU are medians, CPU = user+sys of the"
+        " child (os.wait4), min = the best run; peak RSS = the largest ru_maxrss (\"≤\" = at the spawner's floor); the"
+        " targets (≤ 1.5×, aim 1.1×) are for %s. Runs of all commands are interleaved in a"
+        " shuffled order per round." % SYSTEM_PYTHON)
+    if system and launcher:
+        importtime(args, workdir, launcher, paths["lpstat-v"])
+
+
+def parse_importtime(text):
+    """{module: (self_us, cumulative_us, depth)} from -X importtime's stderr."""
+    modules = {}
+    for row in text.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", row)
+        if match:
+            modules[match.group(4)] = (int(match.group(1)), int(match.group(2)),
+                                       len(match.group(3)) // 2)
+    return modules
+
+
+def importtime(args, workdir, launcher, stdin_path):
+    repeats = 5 if args.quick else 11
+    log = os.path.join(workdir, "importtime.log")
+    stderr_path = os.path.join(workdir, "importtime.err")
+    samples, bare_samples = [], []
+    for _ in range(repeats + 1):
+        spawn_measure([SYSTEM_PYTHON, "-I", "-X", "importtime", launcher, "--log", log],
+                      stdin=stdin_path, stderr_path=stderr_path)
+        samples.append(parse_importtime(read_text(stderr_path, 1 << 20)))
+        spawn_measure([SYSTEM_PYTHON, "-I", "-X", "importtime", "-c", "pass"], stderr_path=stderr_path)
+        bare_samples.append(parse_importtime(read_text(stderr_path, 1 << 20)))
+    samples, bare_samples = samples[1:], bare_samples[1:]       # first pair is a warm-up
+
+    def merged(runs):
+        names = set().union(*runs)
+        result = {}
+        for name in names:
+            values = [run[name] for run in runs if name in run]
+            result[name] = (median([v[0] for v in values]), median([v[1] for v in values]),
+                            values[0][2], len(values))
+        return result
+    launched, bare = merged(samples), merged(bare_samples)
+
+    def top_total(modules):
+        return sum(v[1] for v in modules.values() if v[2] == 0)
+    out("\n### `-X importtime` of the launcher on lpstat-v (median of %d runs, µs)\n" % repeats)
+    out("all top-level imports: launcher %.0f µs, bare `-I -c pass` %.0f µs; %d modules vs %d."
+        % (top_total(launched), top_total(bare), len(launched), len(bare)))
+    rows = []
+    for name, (self_us, cumulative, depth, seen) in sorted(launched.items(), key=lambda kv: -kv[1][1])[:args.top]:
+        rows.append([name, "%.0f" % cumulative, "%.0f" % self_us, depth,
+                     "also bare" if name in bare else "fakecups", "" if seen == repeats else "%d/%d runs" % (seen, repeats)])
+    out(table(["module", "cumulative µs", "self µs", "depth", "imported by", "note"], rows))
+    extra = sorted(((v[1], k) for k, v in launched.items() if k not in bare and v[2] == 0), reverse=True)
+    out("\nmodules beyond bare python (top level, cumulative µs): "
+        + (", ".join("%s %.0f" % (k, c) for c, k in extra) or "none"))
+
+
+# ── part 2: lpstat against fakecups (socket activation) and a real cupsd ──────────────────
+
+CUPSD_CONF = """Listen 127.0.0.1:{port}
+LogLevel warn
+MaxLogSize 0
+Browsing No
+WebInterface No
+DefaultAuthType Basic
+<Location />
+  Order allow,deny
+  Allow all
+</Location>
+"""
+
+CUPS_FILES_CONF = """ServerRoot {root}/conf
+RequestRoot {root}/spool
+TempDir {root}/spool/tmp
+CacheDir {root}/cache
+StateDir {root}/state
+AccessLog {root}/log/access_log
+ErrorLog {root}/log/error_log
+PageLog {root}/log/page_log
+FileDevice No
+{user}"""
+
+
+def start_cupsd(workdir):
+    root = os.path.join(workdir, "cupsd")
+    for sub in ("conf", "spool/tmp", "cache", "state", "log"):
+        os.makedirs(os.path.join(root, sub))
+    port = free_port()
+    conf = os.path.join(root, "conf", "cupsd.conf")
+    files_conf = os.path.join(root, "conf", "cups-files.conf")
+    with open(conf, "w") as handle:
+        handle.write(CUPSD_CONF.format(port=port))
+    user = "User lp\nGroup lp\n" if os.geteuid() == 0 else ""
+    with open(files_conf, "w") as handle:
+        handle.write(CUPS_FILES_CONF.format(root=root, user=user))
+    stderr = open(os.path.join(root, "log", "stderr"), "wb")
+    try:
+        process = start_daemon([CUPSD, "-f", "-c", conf, "-s", files_conf], stderr=stderr)
+    finally:
+        stderr.close()
+    if not wait_listening(port, process, 15):
+        problem = "cupsd did not listen: %s %s" % (read_text(os.path.join(root, "log", "stderr")),
+                                                    read_text(os.path.join(root, "log", "error_log")))
+        stop_daemon(process)
+        raise RuntimeError(problem)
+    return process, port
+
+
+def start_socket_activate(workdir, server_argv, tag):
+    port = free_port()
+    log = os.path.join(workdir, "activate-%s.log" % tag)
+    process = start_daemon(["systemd-socket-activate", "--inetd", "-a", "-l", "127.0.0.1:%d" % port]
+                           + server_argv + ["--log", log])
+    if not wait_listening(port, process, 10):
+        stop_daemon(process)
+        raise RuntimeError("systemd-socket-activate did not listen on %d" % port)
+    return process, port
+
+
+def part_lpstat(args, workdir, launcher, summary):
+    runs = args.lpstat_runs
+    out("\n## 2. `lpstat -h 127.0.0.1:PORT -v` wall time (median of %d, interleaved)\n" % runs)
+    lpstat = shutil.which("lpstat")
+    activate = shutil.which("systemd-socket-activate")
+    if not lpstat:
+        out("skipped: lpstat not installed (apt-get install cups-client)")
+        return
+    if not activate:
+        out("skipped: systemd-socket-activate not installed (apt-get install systemd)")
+        return
+    if not os.path.exists(SYSTEM_PYTHON):
+        out("skipped: %s missing" % SYSTEM_PYTHON)
+        return
+    servers = []            # (label, process, port, kind)
+    home = os.path.join(workdir, "home")
+    os.makedirs(home, exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "LANG": "C"}
+    try:
+        servers_wanted = []
+        if launcher:
+            servers_wanted.append(("fakecups (launcher, socket-activate)", [SYSTEM_PYTHON, "-I", launcher], "launcher"))
+        servers_wanted.append(("fakecups (fakecups.py, socket-activate)", [SYSTEM_PYTHON, "-I", script_copy(workdir)], "script"))
+        if launcher and args.what_if:
+            for number, (label, path) in enumerate(what_if_launchers(workdir)):
+                servers_wanted.append(("what-if %s, exec'd by socket-activate" % label.split()[0], [path], "w%d" % number))
+        for label, argv, tag in servers_wanted:
+            process, port = start_socket_activate(workdir, argv, tag)
+            servers.append((label, process, port, "fakecups"))
+        if os.path.exists(CUPSD):
+            try:
+                process, port = start_cupsd(workdir)
+                servers.append(("real cupsd %s" % cups_version(), process, port, "cupsd"))
+            except RuntimeError as error:
+                out("real cupsd: could not start: %s" % error)
+        else:
+            out("real cupsd: not installed (apt-get install cups)")
+        results = {label: [] for label, *_ in servers}
+        outputs = {}
+        rng = random.Random(9631)
+        stderr_path = os.path.join(workdir, "lpstat.err")
+        for round_number in range(runs + 2):
+            order = list(servers)
+            rng.shuffle(order)
+            for label, process, port, _ in order:
+                if process.poll() is not None:
+                    raise RuntimeError("%s exited early" % label)
+                run = spawn_measure([lpstat, "-h", "127.0.0.1:%d" % port, "-v"], env=env,
+                                    stderr_path=stderr_path, timeout=30)
+                said = read_text(stderr_path).strip()
+                outputs.setdefault(label, set()).add("exit %d: %s" % (run.exit_code, said))
+                if round_number >= 2:
+                    results[label].append(run)
+                time.sleep(0.02)            # let the previous server process finish its record
+        real = [label for label, *_, kind in servers if kind == "cupsd"]
+        real_wall = median([r.wall for r in results[real[0]]]) if real else None
+        rows = []
+        for label, *_ in servers:
+            walls = [r.wall for r in results[label]]
+            wall = median(walls)
+            rel = ratio(wall, real_wall) if real_wall else "n/a"
+            rows.append([label, ms(wall), ms(min(walls)), ms(max(walls)), rel,
+                         " / ".join(sorted(outputs[label]))])
+            if real_wall and label not in real and not label.startswith("what-if"):
+                summary.append(("2 lpstat -v %s" % label, rel, "≤ 2.5× cupsd (aim 2.0×)",
+                                verdict(wall / real_wall, 2.5, 2.0)))
+        out(table(["server", "median ms", "min ms", "max ms", "× real cupsd", "lpstat said"], rows))
+        if not real:
+            summary.append(("2 lpstat -v vs cupsd", "n/a", "≤ 2.5×", "real cupsd not measured"))
+    finally:
+        for _, process, _, _ in servers:
+            stop_daemon(process)
+
+
+def cups_version():
+    if shutil.which("dpkg-query"):
+        version = command_output(["dpkg-query", "-W", "-f", "${Version}", "cups"])
+        if version and not version.startswith("("):
+            return version
+    return ""
+
+
+# ── part 3: a large chunked Print-Job through a pipe ───────────────────────────────────────
+
+def print_job_stream(size):
+    """(prefix, framed block pool, count, expected document sha256) for a chunked Print-Job of
+    `size` document bytes: the captured ipptool Print-Job's HTTP head and IPP attribute chunk,
+    then 64 KiB chunks cycling through 16 pseudo-random blocks (random.Random(631))."""
+    data = capture("ipptool-print-job")
+    head_end = data.index(b"\r\n\r\n") + 4
+    line_end = data.index(b"\r\n", head_end)
+    first_size = int(data[head_end:line_end], 16)
+    first = data[head_end:line_end + 2 + first_size + 2]
+    if not first.endswith(b"\x03\r\n"):
+        raise RuntimeError("first chunk of the captured Print-Job does not end the IPP attributes")
+    prefix = data[:head_end] + first
+    rng = random.Random(631)
+    block_size = 64 * 1024
+    blocks = [rng.randbytes(block_size) for _ in range(16)]
+    count = size // block_size
+    framed = [b"%x\r\n" % block_size + block + b"\r\n" for block in blocks]
+    digest = hashlib.sha256()
+    for i in range(count):
+        digest.update(blocks[i % 16])
+    return prefix, framed, count, digest.hexdigest()
+
+
+def open_fifo_for_writing(path, seconds=30.0):
+    """Open a FIFO's write end once the reader has opened it (bounded: no reader → error)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as error:
+            if error.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise
+            time.sleep(0.0005)
+    os.set_blocking(fd, True)
+    return fd
+
+
+def feed(fifo, prefix, framed, count, result):
+    """Write the whole request into the FIFO, then close it (runs in a thread)."""
+    fd = None
+    try:
+        fd = open_fifo_for_writing(fifo)
+        view = memoryview(prefix)
+        done = 0
+        while done < len(view):
+            done += os.write(fd, view[done:])
+        for i in range(count):
+            view = memoryview(framed[i % 16])
+            done = 0
+            while done < len(view):
+                done += os.write(fd, view[done:])
+        os.write(fd, b"0\r\n\r\n")
+        result["ok"] = True
+    except OSError as error:
+        result["error"] = str(error)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def stream_into(workdir, argv, prefix, framed, count, stdout_path=os.devnull, timeout=600):
+    """Run argv with its stdin on a fresh FIFO (a pipe) that a feeder thread fills."""
+    fifo = os.path.join(workdir, "stdin.fifo")
+    if os.path.exists(fifo):
+        os.unlink(fifo)
+    os.mkfifo(fifo, 0o600)
+    result = {}
+    thread = threading.Thread(target=feed, args=(fifo, prefix, framed, count, result), daemon=True)
+    try:
+        run = spawn_measure(argv, stdin=fifo, stdout_path=stdout_path, timeout=timeout,
+                            after_request=thread.start)
+    except BaseException:
+        with _pids_lock:
+            pids = list(_pids)
+        for pid in pids:            # the reader goes first, so the feeder ends on EPIPE
+            _kill_pid(pid)
+        raise
+    finally:
+        thread.join(60)
+        os.unlink(fifo)
+    return run, result
+
+
+def part_bigjob(args, workdir, launcher, summary):
+    size = (32 if args.quick else 256) * MiB
+    repeats = 3
+    out("\n## 3. %d MiB chunked Print-Job through a pipe (median of %d; peak RSS = max)\n"
+        % (size // MiB, repeats))
+    sha256sum = shutil.which("sha256sum")
+    if not sha256sum:
+        out("skipped comparison: sha256sum not installed (coreutils)")
+    prefix, framed, count, expected = print_job_stream(size)
+    total = len(prefix) + count * len(framed[0]) + 5
+    out("stream: %d bytes (HTTP head + IPP chunk %d bytes, %d × 64 KiB document chunks); document"
+        " sha256 %s…" % (total, len(prefix), count, expected[:16]))
+    where = os.path.dirname(script_copy(workdir))
+    sys.path.insert(0, where)
+    sys.dont_write_bytecode, write_bytecode = True, sys.dont_write_bytecode
+    try:
+        import fakecups
+        personas = sorted(fakecups.PERSONAS)
+    finally:
+        sys.path.remove(where)
+        sys.dont_write_bytecode = write_bytecode
+    python = SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else sys.executable
+    base = [launcher] if launcher else [python, "-I", script_copy(workdir)]
+    candidates = [("fakecups --persona empty", base, "empty")]
+    if "printer" in personas:
+        candidates.append(("fakecups --persona printer", base, "printer"))
+    if sha256sum:
+        candidates.append(("sha256sum (same bytes, same pipe)", [sha256sum], None))
+    results = {label: [] for label, *_ in candidates}
+    checks = {}
+    for _ in range(repeats):
+        for label, argv, persona in candidates:
+            if persona is not None:
+                log = os.path.join(workdir, "bigjob-%s.log" % persona)
+                if os.path.exists(log):
+                    os.unlink(log)
+                argv = argv + ["--log", log, "--persona", persona,
+                               "--max-body-bytes", str(size + MiB), "--idle-timeout", "30"]
+            response = os.path.join(workdir, "bigjob.out")
+            run, fed = stream_into(workdir, argv, prefix, framed, count, stdout_path=response)
+            results[label].append(run)
+            problems = []
+            if not fed.get("ok"):
+                problems.append("feeder: %s" % fed.get("error", "did not finish"))
+            if run.exit_code != 0:
+                problems.append("exit %d" % run.exit_code)
+            if persona is not None:
+                record = read_text(log, 1 << 16)
+                if ("%d bytes sha256 %s" % (size, expected)) not in record:
+                    problems.append("record lacks document size/sha256")
+                answer = read_text(response, 4096)
+                status = re.findall(r"HTTP/1\.1 (\d+)", answer)
+                problems.append("answers %s" % ",".join(status)) if status != ["100", "200"] else None
+            checks.setdefault(label, set()).update(problems or ["ok"])
+    sha = [r for r in results.get("sha256sum (same bytes, same pipe)", [])]
+    sha_wall = median([r.wall for r in sha]) if sha else None
+    rows = []
+    for label, *_ in candidates:
+        runs = results[label]
+        wall, cpu = median([r.wall for r in runs]), median([r.cpu for r in runs])
+        rss_kib = max(r.maxrss_kib for r in runs)
+        rss = rss_kib / 1024
+        rel = ratio(wall, sha_wall) if sha_wall else "n/a"
+        rows.append([label, ms(wall), ms(cpu), "%.0f" % (size / MiB / wall), rel, rss_text(rss_kib),
+                     "; ".join(sorted(checks[label]))])
+        if label.startswith("fakecups"):
+            if sha_wall:
+                summary.append(("3 Print-Job %d MiB time %s" % (size // MiB, label), rel,
+                                "≤ 2× sha256sum (aim 1×)", verdict(wall / sha_wall, 2.0, 1.0)))
+            summary.append(("3 Print-Job %d MiB peak RSS %s" % (size // MiB, label), "%.1f MiB" % rss,
+                            "≤ 48 MiB (aim 24)", verdict(rss, 48, 24)))
+    out(table(["reader", "wall ms", "CPU ms", "MiB/s", "wall × sha256sum", "peak RSS MiB", "check"], rows))
+    if "printer" not in personas:
+        out("\nprinter persona: not built yet (fakecups.PERSONAS = %s)" % ", ".join(personas))
+    out("\nfakecups runs as %s with --max-body-bytes %d; the same feeder thread writes the same"
+        " bytes into a fresh pipe for every reader." % (" ".join(os.path.basename(a) for a in base), size + MiB))
+
+
+# ── part 4: connections per second under xinetd ───────────────────────────────────────────
+
+XINETD_DEFAULTS = {"cps": "1000 1", "instances": "UNLIMITED", "per_source": "UNLIMITED"}
+
+
+def repo_xinetd_values():
+    path = os.path.join(ROOT, "xinetd.d", "fakecups")
+    if not os.path.exists(path):
+        return None, dict(XINETD_DEFAULTS)
+    values = dict(XINETD_DEFAULTS)
+    with open(path) as handle:
+        for row in handle:
+            match = re.match(r"\s*(cps|instances|per_source)\s*=\s*(.+?)\s*$", row)
+            if match:
+                values[match.group(1)] = match.group(2)
+    return path, values
+
+
+def client_loop(port, payload, expected, deadline, limit, tally, lock):
+    done = errors = 0
+    latencies = []
+    reasons = {}
+    while time.monotonic() < deadline and done + errors < limit:
+        started = time.perf_counter()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(payload)
+                data = b""
+                while final_responses(data) < expected:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("EOF after %d of %d answers" % (final_responses(data), expected))
+                    data += chunk
+            done += 1
+            latencies.append(time.perf_counter() - started)
+        except (OSError, ValueError) as error:
+            errors += 1
+            reason = type(error).__name__ + (": %s" % error if isinstance(error, ConnectionError) else "")
+            reasons[reason] = reasons.get(reason, 0) + 1
+            time.sleep(0.01)
+    with lock:
+        tally["done"] += done
+        tally["errors"] += errors
+        tally["latencies"].extend(latencies)
+        for reason, n in reasons.items():
+            tally["reasons"][reason] = tally["reasons"].get(reason, 0) + n
+
+
+def cpu_times():
+    """(busy, total) jiffies of the whole machine from /proc/stat, or None."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields[:8]) - idle, sum(fields[:8])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def part_xinetd(args, workdir, launcher, summary):
+    seconds = 2.0 if args.quick else 5.0
+    clients = 2
+    out("\n## 4. Connections per second under xinetd (%d client threads, %.0f s, lpstat-v bytes)\n"
+        % (clients, seconds))
+    xinetd = shutil.which("xinetd")
+    if not xinetd:
+        out("skipped: xinetd not installed (apt-get install xinetd)")
+        return
+    if not launcher:
+        out("skipped: no launcher (needs %s)" % SYSTEM_PYTHON)
+        return
+    source, values = repo_xinetd_values()
+    out("rate limits used: cps = %s, instances = %s, per_source = %s (%s); user = %s,"
+        " server_args = --log FILE --user nobody"
+        % (values["cps"], values["instances"], values["per_source"],
+           "from %s" % os.path.relpath(source, ROOT) if source else
+           "the brief's defaults: the repo has no xinetd.d/fakecups",
+           "root" if os.geteuid() == 0 else "(not set: not root)"))
+    servers = [("launcher", launcher)]
+    if args.what_if:
+        servers += [("what-if " + label.split()[0], path) for label, path in what_if_launchers(workdir)]
+    rows = []
+    for label, server in servers:
+        row = xinetd_run(args, workdir, xinetd, server, values, clients, seconds)
+        if isinstance(row, str):
+            out("%s: skipped: %s" % (label, row))
+            continue
+        rows.append([label] + row[:-1])
+        if not label.startswith("what-if"):
+            summary.append(("4 xinetd conns/s (%d clients)" % clients, row[4], "(no target)",
+                            "%s errors" % row[3]))
+        if row[-1]:
+            out("%s errors: %s" % (label, row[-1]))
+    out(table(["server", "clients", "seconds", "completed", "errors", "conns/s", "latency p50 ms",
+               "p95 ms", "machine CPU busy"], rows))
+    out("\nmachine CPU busy = all processes on all %d CPUs during the run (/proc/stat), including"
+        " other work on the machine; each connection is one fakecups process started by xinetd."
+        % os.cpu_count())
+
+
+def xinetd_run(args, workdir, xinetd, server, values, clients, seconds):
+    """One xinetd with the server; returns a table row (+ error text) or a reason to skip."""
+    port = free_port()
+    conf = os.path.join(workdir, "xinetd.conf")
+    log = os.path.join(workdir, "xinetd-fakecups.log")
+    xlog = os.path.join(workdir, "xinetd.log")
+    user = "\tuser        = root\n" if os.geteuid() == 0 else ""
+    with open(conf, "w") as handle:
+        handle.write("defaults\n{\n\tlog_type = FILE %s\n}\n\n" % xlog)
+        handle.write("service fakecups-bench\n{\n"
+                     "\ttype        = UNLISTED\n\tport        = %d\n\tbind        = 127.0.0.1\n"
+                     "\tsocket_type = stream\n\tprotocol    = tcp\n\twait        = no\n%s"
+                     "\tserver      = %s\n\tserver_args = --log %s --user nobody\n"
+                     "\tinstances   = %s\n\tcps         = %s\n\tper_source  = %s\n}\n"
+                     % (port, user, server, log, values["instances"], values["cps"], values["per_source"]))
+    payload = capture("lpstat-v")
+    expected = final_responses(capture("lpstat-v", "server.bin"))
+    process = None
+    try:
+        process = start_daemon([xinetd, "-dontfork", "-f", conf, "-pidfile", os.path.join(workdir, "xinetd.pid")])
+        if not wait_listening(port, process, 10):
+            return "xinetd did not listen: %s" % read_text(xlog)
+        # one connection first: proves the service answers before the clock starts
+        warm = {"done": 0, "errors": 0, "latencies": [], "reasons": {}}
+        client_loop(port, payload, expected, time.monotonic() + 10, 1, warm, threading.Lock())
+        if warm["done"] != 1:
+            return "first connection failed: %s; xinetd log: %s" % (warm["reasons"], read_text(xlog))
+        tally = {"done": 0, "errors": 0, "latencies": [], "reasons": {}}
+        lock = threading.Lock()
+        limit = int(seconds * 2000)                 # per client: far above what one core can spawn
+        threads = [threading.Thread(target=client_loop, daemon=True,
+                                    args=(port, payload, expected, time.monotonic() + seconds,
+                                          limit, tally, lock))
+                   for _ in range(clients)]
+        busy_before = cpu_times()
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(seconds + 30)
+        elapsed = time.monotonic() - started
+        busy_after = cpu_times()
+        busy = "n/a"
+        if busy_before and busy_after and busy_after[1] > busy_before[1]:
+            busy = "%.0f%%" % (100.0 * (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1]))
+        rate = tally["done"] / elapsed
+        lat = sorted(tally["latencies"])
+        p50 = lat[len(lat) // 2] if lat else float("nan")
+        p95 = lat[int(len(lat) * 0.95)] if lat else float("nan")
+        errors = ", ".join("%s × %d" % kv for kv in sorted(tally["reasons"].items()))
+        return [clients, "%.2f" % elapsed, tally["done"], tally["errors"], "%.1f" % rate, ms(p50),
+                ms(p95), busy, errors]
+    finally:
+        stop_daemon(process)
+
+
+# ── main ───────────────────────────────────────────────────────────────────────────────────
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs, 32 MiB job, 2 s of xinetd")
+    parser.add_argument("--only", default="1,2,3,4", help="parts to run, e.g. 1,3")
+    parser.add_argument("--runs", type=int, help="runs per command in part 1 (30; --quick 10)")
+    parser.add_argument("--what-if", action="store_true",
+                        help="also measure launcher variants (os._exit, -IS) in parts 1, 2 and 4")
+    parser.add_argument("--top", type=int, default=20, help="importtime rows to print")
+    args = parser.parse_args(argv)
+    args.runs = args.runs or (10 if args.quick else 30)
+    args.lpstat_runs = 10 if args.quick else 20
+    parts = {part.strip() for part in args.only.split(",")}
+    become_subreaper()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGHUP, _on_sigterm)
+
+    out("# fakecups benchmark%s\n" % (" (--quick)" if args.quick else ""))
+    out("date: %s; fakecups.py: %s" % (time.strftime("%Y-%m-%d %H:%M:%S %z"), FAKECUPS))
+    out(table(["fact", "value"], machine_facts()))
+    summary = []
+    workdir = tempfile.mkdtemp(prefix="fakecups-bench-")
+    os.chmod(workdir, 0o755)        # fakecups runs as nobody after opening its log
+    started = time.monotonic()
+    try:
+        global SPAWN
+        SPAWN = Spawner(SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else sys.executable)
+        spawn_measure([SPAWN.python, "-I", "-S", "-c", "pass"])      # the helper's warm-up
+        floor = SPAWN.floor_kib()
+        out("\nmeasured commands are started by a `%s -I -S` helper whose peak RSS is %s: a"
+            " child's peak RSS (ru_maxrss from wait4) reads at least that much."
+            % (SPAWN.python, "%.1f MiB" % (floor / 1024) if floor else "unknown"))
+        os.makedirs(os.path.dirname(script_copy(workdir)))
+        shutil.copy2(FAKECUPS, script_copy(workdir))
+        with open(script_copy(workdir), "rb") as handle:
+            source = handle.read()
+        head = command_output(["git", "-C", ROOT, "log", "-1", "--format=%h %cs"]) if shutil.which("git") else "?"
+        dirty = command_output(["git", "-C", ROOT, "status", "--porcelain", "--", "fakecups.py"]) if shutil.which("git") else ""
+        out("fakecups.py measured: %d bytes, %d lines, sha256 %s…, repo HEAD %s%s (a copy taken now is"
+            " what every part runs)" % (len(source), source.count(b"\n"), hashlib.sha256(source).hexdigest()[:16],
+                                         head, ", fakecups.py modified in the work tree" if dirty else ""))
+        launcher = None
+        if os.path.exists(SYSTEM_PYTHON):
+            launcher = build_launcher(workdir)
+        for number, part in (("1", part_startup), ("2", part_lpstat), ("3", part_bigjob), ("4", part_xinetd)):
+            if number in parts:
+                try:
+                    before = os.getloadavg()[0]
+                    part(args, workdir, launcher, summary)
+                    out("\n(load average 1 min: %.2f before this part, %.2f after; other work on the"
+                        " machine shows up as noise here)" % (before, os.getloadavg()[0]))
+                except KeyboardInterrupt:
+                    raise
+                except Exception as error:
+                    out("\npart %s failed: %s: %s" % (number, type(error).__name__, error))
+                    summary.append(("part %s" % number, "failed", "", str(error)[:80]))
+        out("\n## Summary against the targets\n")
+        out(table(["measurement", "value", "target", "verdict"], summary))
+        out("\ntotal bench time %.0f s" % (time.monotonic() - started))
+        return 0
+    except KeyboardInterrupt:
+        out("\ninterrupted: stopping everything started")
+        return 130
+    finally:
+        cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
