@@ -136,6 +136,30 @@ class DecodeOption(unittest.TestCase):
                                  "printer-uri", "requesting-user-name", "document-format",
                                  "copies"])
 
+    def test_document_digest_small_and_large(self):
+        """The captured Print-Job's attributes with documents either side of the size where
+        the digest changes hands (DocumentDigest.SWITCH_AT): size and sha256 stay exact."""
+        import hashlib
+        capture = (CAPTURES / "empty" / "ipptool-print-job" / "client.bin").read_bytes()
+        head, _, chunked = capture.partition(b"\r\n\r\n")
+        size_line, _, rest = chunked.partition(b"\r\n")
+        attributes = rest[:int(size_line, 16)]
+        for size in (1, fakecups.DocumentDigest.SWITCH_AT, 3 * fakecups.DocumentDigest.SWITCH_AT + 7):
+            document = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+            body = attributes + document
+            stream = head + b"\r\n\r\n" + b"".join(
+                b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536])
+                for i in range(0, len(body), 65536)) + b"0\r\n\r\n"
+            with tempfile.NamedTemporaryFile() as capture_file:
+                capture_file.write(stream)
+                capture_file.flush()
+                result = run_fakecups(b"", "--decode", capture_file.name, "--format", "json")
+            record = json.loads(result.stdout)
+            with self.subTest(size=size):
+                self.assertEqual(record["ipp"]["document_bytes"], len(document))
+                self.assertEqual(record["ipp"]["document_sha256"],
+                                 hashlib.sha256(document).hexdigest())
+
     def test_decode_text_has_every_attribute(self):
         capture = CAPTURES / "empty" / "lpstat-v" / "client.bin"
         result = run_fakecups(b"", "--decode", str(capture))
