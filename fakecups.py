@@ -32,6 +32,9 @@ __version__ = "1.0"
 # ── Limits and constants ─────────────────────────────────────────────────────────────────
 
 DEFAULT_LOG = "/var/log/fakecups/fakecups.log"
+DEFAULT_SPOOL = "/var/spool/fakecups"
+DEFAULT_PRINTER = "fakecups"
+DEFAULT_MAX_SPOOL_BYTES = 4 << 30
 DEFAULT_IDLE_TIMEOUT = 10.0          # cupsd's own KeepAliveTimeout / Timeout scale
 DEFAULT_HEADER_TIMEOUT = 30.0        # a slow-drip client cannot hold a slot longer than this
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
@@ -819,12 +822,13 @@ def cupsd_headers(now, keep_alive, idle_timeout, content_length, content_type, e
 class IppRequest:
     """What a persona sees of one IPP request."""
 
-    __slots__ = ("message", "path", "host")
+    __slots__ = ("message", "path", "host", "peer")
 
-    def __init__(self, message, path="/", host="localhost"):
+    def __init__(self, message, path="/", host="localhost", peer="-"):
         self.message = message
         self.path = path
         self.host = host
+        self.peer = peer
 
 
 class Answer:
@@ -1215,7 +1219,7 @@ for _name in ("Validate-Job", "Create-Job", "Get-Printer-Attributes",
 EMPTY_HANDLERS = {OP[name]: handler for name, handler in EMPTY_OPERATIONS.items()}
 
 
-def respond_empty(request, has_document=False):
+def respond_empty(request, document=None):
     """cupsd 2.4 with no printers, no jobs and Debian's default policy, to a client on
     loopback that has not logged in; every rule here is cited in the README."""
     refusal = libcups_rejects(request.message)
@@ -1225,11 +1229,8 @@ def respond_empty(request, has_document=False):
     if problem is not None:
         return problem
     if request.message.code == OP["Print-Job"]:
-        return _print_job(request, has_document)
+        return _print_job(request, document is not None and document.has_data())
     return EMPTY_HANDLERS.get(request.message.code, _not_supported)(request)
-
-
-PERSONAS = {"empty": respond_empty}
 
 
 # What the web interface answers: static pages, CGI pages, and paths behind a login.
@@ -1306,14 +1307,633 @@ def error_page(status):
     return (_ERROR_PAGE % {"title": title, "text": _ERROR_TEXT.get(status, "")}).encode()
 
 
+# ── The printer persona: a virtual IPP Everywhere printer that keeps every job ──────────
+
+JOB_STATES = {3: "pending", 4: "pending-held", 5: "processing", 6: "processing-stopped",
+              7: "canceled", 8: "aborted", 9: "completed"}
+JOB_STATE = {name: code for code, name in JOB_STATES.items()}
+PRINTER_IDLE = 3
+DOCUMENT_FORMATS = ("application/pdf", "application/postscript", "image/pwg-raster", "image/urf",
+                    "image/jpeg", "text/plain", "application/octet-stream")
+# (media keyword, width, length) in hundredths of millimetres, as PWG 5101.1 names them
+MEDIA = (("iso_a4_210x297mm", 21000, 29700), ("na_letter_8.5x11in", 21590, 27940),
+         ("na_legal_8.5x14in", 21590, 35560), ("iso_a5_148x210mm", 14800, 21000))
+MARGIN = 423                         # 1/6 inch, as many office printers have
+JOB_TEMPLATE = frozenset((
+    "copies", "finishings", "job-hold-until", "job-priority", "job-sheets", "media", "media-col",
+    "multiple-document-handling", "number-up", "orientation-requested", "output-bin",
+    "page-ranges", "print-color-mode", "print-content-optimize", "print-quality",
+    "print-rendering-intent", "print-scaling", "printer-resolution", "sides"))
+OPERATIONS_SUPPORTED = ("Print-Job", "Validate-Job", "Create-Job", "Send-Document", "Cancel-Job",
+                        "Get-Job-Attributes", "Get-Jobs", "Get-Printer-Attributes", "Cancel-Jobs",
+                        "Cancel-My-Jobs", "Close-Job", "Identify-Printer", "CUPS-Get-Default",
+                        "CUPS-Get-Printers")
+CUPS_PRINTER_TYPE = 0x220DC          # local, b/w + colour, duplex, copies, collate, medium, default
+
+
+def _a(name, tag, *values):
+    return Attribute(name, [(tag, v) for v in values])
+
+
+def _keywords(name, *values):
+    return _a(name, TAG_KEYWORD, *values)
+
+
+def _date_time(timestamp):
+    t = time.gmtime(timestamp)
+    return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, 0, "+", 0, 0)
+
+
+def _media_col(keyword, width, length):
+    size = [_a("x-dimension", TAG_INTEGER, width), _a("y-dimension", TAG_INTEGER, length)]
+    return [_a("media-size", TAG_BEGIN_COLLECTION, size),
+            _a("media-bottom-margin", TAG_INTEGER, MARGIN), _a("media-left-margin", TAG_INTEGER, MARGIN),
+            _a("media-right-margin", TAG_INTEGER, MARGIN), _a("media-top-margin", TAG_INTEGER, MARGIN),
+            _a("media-source", TAG_KEYWORD, "main"), _a("media-type", TAG_KEYWORD, "stationery")]
+
+
+def printer_uuid(name):
+    """urn:uuid from the printer name, the same in every process (RFC 4122 layout)."""
+    digest = new_sha256()
+    digest.update(("fakecups printer " + name).encode("utf-8", "surrogateescape"))
+    h = digest.hexdigest()
+    return "urn:uuid:%s-%s-5%s-%x%s-%s" % (h[:8], h[8:12], h[13:16], 8 | int(h[16], 16) & 3,
+                                           h[17:20], h[20:32])
+
+
+def printer_attributes(name, host, since, now, queued, everywhere=False):
+    """The printer's attributes, in the order they are sent: PWG 5100.14 (IPP Everywhere)
+    and what CUPS clients read (printer-type, device-uri).  One printer-uri-supported: the
+    form the client used (libcups joins several into one unusable resource)."""
+    uri = "ipp://%s/ipp/print" % host if everywhere else "ipp://%s/printers/%s" % (host, name)
+    resolutions = [(300, 300, 3), (600, 600, 3)]
+    media_cols = [_media_col(*m) for m in MEDIA]
+    return [
+        _a("printer-uri-supported", TAG_URI, uri),
+        _keywords("uri-security-supported", "none"),
+        _keywords("uri-authentication-supported", "none"),
+        _a("printer-name", TAG_NAME, name),
+        _a("printer-info", TAG_TEXT, "fakecups virtual printer %s" % name),
+        _a("printer-location", TAG_TEXT, ""),
+        _a("printer-make-and-model", TAG_TEXT, "fakecups IPP Everywhere Printer"),
+        _a("printer-device-id", TAG_TEXT, "MFG:fakecups;MDL:IPP Everywhere Printer;CMD:PDF,PS,"
+           "PWGRaster,URF,JPEG;"),
+        _a("printer-more-info", TAG_URI, "http://%s/printers/%s" % (host, name)),
+        _a("printer-uuid", TAG_URI, printer_uuid(name)),
+        _a("device-uri", TAG_URI, "file:///dev/null"),
+        _a("printer-type", TAG_ENUM, CUPS_PRINTER_TYPE),
+        _a("printer-state", TAG_ENUM, PRINTER_IDLE),
+        _keywords("printer-state-reasons", "none"),
+        _a("printer-state-message", TAG_TEXT, ""),
+        _a("printer-state-change-time", TAG_INTEGER, int(since)),
+        _a("printer-state-change-date-time", TAG_DATETIME, _date_time(since)),
+        _a("printer-config-change-time", TAG_INTEGER, int(since)),
+        _a("printer-config-change-date-time", TAG_DATETIME, _date_time(since)),
+        _a("printer-up-time", TAG_INTEGER, max(1, int(now - since))),
+        _a("printer-current-time", TAG_DATETIME, _date_time(now)),
+        _a("printer-is-accepting-jobs", TAG_BOOLEAN, True),
+        _a("printer-is-shared", TAG_BOOLEAN, True),
+        _a("queued-job-count", TAG_INTEGER, queued),
+        _keywords("ipp-versions-supported", "1.1", "2.0"),
+        _keywords("ipp-features-supported", "ipp-everywhere"),
+        _a("operations-supported", TAG_ENUM, *(OP[n] for n in OPERATIONS_SUPPORTED)),
+        _a("charset-configured", TAG_CHARSET, "utf-8"),
+        _a("charset-supported", TAG_CHARSET, "us-ascii", "utf-8"),
+        _a("natural-language-configured", TAG_LANGUAGE, "en"),
+        _a("generated-natural-language-supported", TAG_LANGUAGE, "en"),
+        _a("document-format-default", 0x49, "application/octet-stream"),
+        _a("document-format-supported", 0x49, *DOCUMENT_FORMATS),
+        _keywords("compression-supported", "none"),
+        _a("multiple-document-jobs-supported", TAG_BOOLEAN, True),
+        _a("multiple-operation-time-out", TAG_INTEGER, 60),
+        _keywords("multiple-operation-time-out-action", "process-job"),
+        _a("job-ids-supported", TAG_BOOLEAN, True),
+        _keywords("which-jobs-supported", "completed", "not-completed", "all"),
+        _a("pdl-override-supported", TAG_KEYWORD, "attempted"),
+        _keywords("job-creation-attributes-supported", *sorted(JOB_TEMPLATE)),
+        _a("copies-default", TAG_INTEGER, 1),
+        _a("copies-supported", TAG_RANGE, (1, 999)),
+        _a("finishings-default", TAG_ENUM, 3),
+        _a("finishings-supported", TAG_ENUM, 3),
+        _keywords("job-hold-until-default", "no-hold"),
+        _keywords("job-hold-until-supported", "no-hold", "indefinite"),
+        _a("job-priority-default", TAG_INTEGER, 50),
+        _a("job-priority-supported", TAG_INTEGER, 100),
+        _keywords("job-sheets-default", "none"),
+        _keywords("job-sheets-supported", "none"),
+        _keywords("media-default", MEDIA[0][0]),
+        _keywords("media-supported", *(m[0] for m in MEDIA)),
+        _keywords("media-ready", MEDIA[0][0], MEDIA[1][0]),
+        _a("media-col-default", TAG_BEGIN_COLLECTION, media_cols[0]),
+        _a("media-col-ready", TAG_BEGIN_COLLECTION, media_cols[0], media_cols[1]),
+        _a("media-col-database", TAG_BEGIN_COLLECTION, *media_cols),
+        _keywords("media-col-supported", "media-bottom-margin", "media-left-margin",
+                  "media-right-margin", "media-size", "media-source", "media-top-margin",
+                  "media-type"),
+        _a("media-size-supported", TAG_BEGIN_COLLECTION,
+           *([_a("x-dimension", TAG_INTEGER, w), _a("y-dimension", TAG_INTEGER, h)]
+             for _, w, h in MEDIA)),
+        _a("media-bottom-margin-supported", TAG_INTEGER, MARGIN),
+        _a("media-left-margin-supported", TAG_INTEGER, MARGIN),
+        _a("media-right-margin-supported", TAG_INTEGER, MARGIN),
+        _a("media-top-margin-supported", TAG_INTEGER, MARGIN),
+        _keywords("media-source-supported", "main"),
+        _keywords("media-type-supported", "stationery"),
+        _keywords("multiple-document-handling-supported",
+                  "separate-documents-uncollated-copies", "separate-documents-collated-copies"),
+        _a("number-up-default", TAG_INTEGER, 1),
+        _a("number-up-supported", TAG_INTEGER, 1),
+        _a("orientation-requested-default", TAG_ENUM, 3),
+        _a("orientation-requested-supported", TAG_ENUM, 3, 4, 5, 6),
+        _keywords("output-bin-default", "face-down"),
+        _keywords("output-bin-supported", "face-down"),
+        _a("page-ranges-supported", TAG_BOOLEAN, True),
+        _keywords("print-color-mode-default", "auto"),
+        _keywords("print-color-mode-supported", "auto", "color", "monochrome"),
+        _keywords("print-content-optimize-default", "auto"),
+        _keywords("print-content-optimize-supported", "auto", "graphic", "photo", "text",
+                  "text-and-graphic"),
+        _a("print-quality-default", TAG_ENUM, 4),
+        _a("print-quality-supported", TAG_ENUM, 3, 4, 5),
+        _keywords("print-rendering-intent-default", "auto"),
+        _keywords("print-rendering-intent-supported", "auto", "perceptual", "relative"),
+        _keywords("print-scaling-default", "auto"),
+        _keywords("print-scaling-supported", "auto", "auto-fit", "fill", "fit", "none"),
+        _a("printer-resolution-default", TAG_RESOLUTION, resolutions[0]),
+        _a("printer-resolution-supported", TAG_RESOLUTION, *resolutions),
+        _keywords("sides-default", "one-sided"),
+        _keywords("sides-supported", "one-sided", "two-sided-long-edge", "two-sided-short-edge"),
+        _a("pwg-raster-document-resolution-supported", TAG_RESOLUTION, *resolutions),
+        _keywords("pwg-raster-document-sheet-back", "normal"),
+        _keywords("pwg-raster-document-type-supported", "black_1", "sgray_8", "srgb_8"),
+        _keywords("urf-supported", "V1.4", "CP1", "W8", "SRGB24", "RS300-600", "DM1", "IS1"),
+        _keywords("identify-actions-default", "sound"),
+        _keywords("identify-actions-supported", "sound", "display"),
+        _keywords("printer-get-attributes-supported", "document-format"),
+        _keywords("overrides-supported", "document-number", "pages"),
+        _a("preferred-attributes-supported", TAG_BOOLEAN, False),
+        _a("printer-geo-location", 0x12, b""),
+        _a("printer-icons", TAG_URI, "http://%s/images/printer.png" % host),
+        _a("printer-organization", TAG_TEXT, ""),
+        _a("printer-organizational-unit", TAG_TEXT, ""),
+        _a("printer-supply", 0x30, b"index=1;class=receptacleThatIsFilled;type=wasteToner;"
+           b"unit=percent;maxcapacity=100;level=2;colorantname=unknown;"),
+        _a("printer-supply-description", TAG_TEXT, "Waste Toner Box"),
+        _a("printer-supply-info-uri", TAG_URI, "http://%s/printers/%s" % (host, name)),
+        _a("printer-kind", TAG_KEYWORD, "document"),
+    ]
+
+
+def _attribute_groups(name):
+    base = name
+    for suffix in ("-default", "-supported", "-ready", "-database"):
+        if name.endswith(suffix):
+            base = name[:-len(suffix)]
+            break
+    if name == "media-col-database":
+        return ("media-col-database",)
+    if base in JOB_TEMPLATE or name == "media-col-ready":
+        return ("all", "job-template")
+    return ("all", "printer-description")
+
+
+def requested(message, default=("all",)):
+    """The names and groups in requested-attributes, or default when there are none."""
+    attribute = message.find("requested-attributes", TAG_OPERATION)
+    if attribute is None:
+        return frozenset(default)
+    return frozenset(v for t, v in attribute.values if isinstance(v, str))
+
+
+def filter_attributes(attributes, wanted, groups_of=_attribute_groups):
+    """What requested-attributes selects, in table order (RFC 8011 4.2.5.1)."""
+    return [a for a in attributes if a.name in wanted or wanted.intersection(groups_of(a.name))]
+
+
+class PrinterPersona:
+    """One virtual printer; jobs live in a Spool because every connection is a new process.
+    Clients address it as ipp://HOST/printers/NAME (CUPS) or ipp://HOST/ipp/print
+    (IPP Everywhere); URIs in answers use the Host the client sent, as cupsd does."""
+
+    def __init__(self, name, spool, clock=time.time):
+        self.name = name
+        self.spool = spool
+        self.clock = clock
+        self.handlers = {
+            OP["Get-Printer-Attributes"]: self.get_printer_attributes,
+            OP["CUPS-Get-Printers"]: self.cups_get_printers,
+            OP["CUPS-Get-Default"]: self.cups_get_printers,
+            OP["CUPS-Get-Classes"]: _fixed("client-error-not-found", "No destinations added."),
+            OP["Validate-Job"]: self.validate_job, OP["Print-Job"]: self.print_job,
+            OP["Create-Job"]: self.create_job, OP["Send-Document"]: self.send_document,
+            OP["Get-Jobs"]: self.get_jobs, OP["Get-Job-Attributes"]: self.get_job_attributes,
+            OP["Cancel-Job"]: self.cancel_job, OP["Cancel-Jobs"]: self.cancel_jobs,
+            OP["Cancel-My-Jobs"]: self.cancel_jobs, OP["Close-Job"]: self.close_job,
+            OP["Identify-Printer"]: lambda request, document: ipp_answer(request, "successful-ok"),
+        }
+
+    def __call__(self, request, document=None):
+        if libcups_rejects(request.message) is not None:
+            return Answer(400, None, close=True)
+        problem = check_request(request)
+        if problem is not None:
+            return problem
+        code = request.message.code
+        if code not in self.handlers:
+            return _not_supported(request)
+        if code not in (OP["CUPS-Get-Printers"], OP["CUPS-Get-Default"], OP["CUPS-Get-Classes"]):
+            name, uri, path = _resource(request)
+            if name == "printer-uri" and not self.is_me(path) and not (
+                    code == OP["Get-Jobs"] and path in ("/", "/jobs", "/printers", "/printers/")):
+                return _not_found(request)
+        return self.handlers[code](request, document)
+
+    def is_me(self, path):
+        return path in ("/printers/" + self.name, "/ipp/print", "/ipp/print/")
+
+    # Printer operations
+
+    def printer_group(self, request, wanted):
+        now = self.clock()
+        queued = sum(1 for job in self.spool.jobs() if job["state"] in (3, 4, 5))
+        name, uri, path = _resource(request)
+        attributes = printer_attributes(self.name, request.host, self.spool.created, now, queued,
+                                        path.startswith("/ipp/print"))
+        return Group(0x04, filter_attributes(attributes, wanted))
+
+    def get_printer_attributes(self, request, document):
+        return ipp_answer(request, "successful-ok",
+                          groups=[self.printer_group(request, requested(request.message))])
+
+    def cups_get_printers(self, request, document):
+        return ipp_answer(request, "successful-ok",
+                          groups=[self.printer_group(request, requested(request.message))])
+
+    # Jobs
+
+    def _check_format(self, request):
+        format_attribute = request.message.find("document-format", TAG_OPERATION)
+        if format_attribute is not None and format_attribute.first not in DOCUMENT_FORMATS:
+            return ipp_answer(request, "client-error-document-format-not-supported",
+                              "Unsupported document-format \"%s\"." % format_attribute.first,
+                              [Group(TAG_UNSUPPORTED_GROUP, [format_attribute])])
+        return None
+
+    def validate_job(self, request, document):
+        return self._check_format(request) or ipp_answer(request, "successful-ok")
+
+    def print_job(self, request, document):
+        problem = self._check_format(request)
+        if problem is not None:
+            return problem
+        if document is None or not document.has_data():
+            return _bad(request, "No file in print request.")
+        job = self.spool.new_job(self.job_record(request))
+        outcome = self.spool.add_document(job, self.document_record(request), document, last=True)
+        return self.job_answer(request, job, outcome)
+
+    def create_job(self, request, document):
+        job = self.spool.new_job(self.job_record(request))
+        return self.job_answer(request, job)
+
+    def send_document(self, request, document):
+        job = self._find_job(request)
+        if isinstance(job, Answer):
+            return job
+        problem = self._check_format(request)
+        if problem is not None:
+            return problem
+        if job["state"] not in (3, 4, 5):
+            return ipp_answer(request, "client-error-not-possible",
+                              "Job #%d is finished and cannot be altered." % job["job-id"])
+        last = request.message.find("last-document", TAG_OPERATION)
+        outcome = self.spool.add_document(job, self.document_record(request), document,
+                                          last=last is not None and last.first is True)
+        return self.job_answer(request, job, outcome)
+
+    def close_job(self, request, document):
+        job = self._find_job(request)
+        if isinstance(job, Answer):
+            return job
+        self.spool.finish(job)
+        return self.job_answer(request, job)
+
+    def cancel_job(self, request, document):
+        job = self._find_job(request)
+        if isinstance(job, Answer):
+            return job
+        if job["state"] >= 7:
+            return ipp_answer(request, "client-error-not-possible",
+                              "Job #%d is already %s - can't cancel." % (job["job-id"], JOB_STATES[job["state"]]))
+        self.spool.set_state(job, 7, "job-canceled-by-user")
+        return ipp_answer(request, "successful-ok")
+
+    def cancel_jobs(self, request, document):
+        user = _user(request)
+        mine = request.message.code == OP["Cancel-My-Jobs"]
+        for job in self.spool.jobs():
+            if job["state"] < 7 and (not mine or job["user"] == user):
+                self.spool.set_state(job, 7, "job-canceled-by-user")
+        return ipp_answer(request, "successful-ok")
+
+    def get_job_attributes(self, request, document):
+        job = self._find_job(request)
+        if isinstance(job, Answer):
+            return job
+        wanted = requested(request.message)
+        return ipp_answer(request, "successful-ok",
+                          groups=[Group(0x02, self.job_attributes(request, job, wanted))])
+
+    def get_jobs(self, request, document):
+        message = request.message
+        which = message.find("which-jobs", TAG_OPERATION)
+        which = which.first if which is not None else "not-completed"
+        if which not in ("completed", "not-completed", "all"):
+            return ipp_answer(request, "client-error-attributes-or-values-not-supported",
+                              "The which-jobs value \"%s\" is not supported." % which,
+                              [Group(TAG_UNSUPPORTED_GROUP, [message.find("which-jobs")])])
+        my_jobs = message.find("my-jobs", TAG_OPERATION)
+        user = _user(request) if my_jobs is not None and my_jobs.first is True else None
+        limit = _integer(message, "limit") or 0
+        wanted = requested(message, ("job-id", "job-uri"))
+        jobs = [job for job in self.spool.jobs()
+                if (which == "all" or (job["state"] >= 7) == (which == "completed"))
+                and (user is None or job["user"] == user)]
+        jobs.sort(key=lambda job: job["job-id"], reverse=which == "completed")
+        if limit > 0:
+            jobs = jobs[:limit]
+        return ipp_answer(request, "successful-ok",
+                          groups=[Group(0x02, self.job_attributes(request, job, wanted))
+                                  for job in jobs])
+
+    def _find_job(self, request):
+        """The job a request names by job-uri or printer-uri + job-id, or the Answer saying
+        why there is none."""
+        name, uri, path = _resource(request)
+        if name == "job-uri":
+            job_id = _atoi(path.rsplit("/", 1)[-1]) if path.startswith("/jobs/") else None
+            if job_id is None:
+                return _bad(request, "Bad job-uri \"%s\"." % uri)
+        else:
+            job_id = _integer(request.message, "job-id")
+            if job_id is None:
+                return _bad(request, "Got a printer-uri attribute but no job-id.")
+        job = self.spool.load(job_id)
+        if job is None:
+            return _not_found(request, "Job #%d does not exist." % job_id)
+        return job
+
+    def job_record(self, request):
+        message = request.message
+        held = message.find("job-hold-until", 0x02)
+        name = message.find("job-name", TAG_OPERATION)
+        job_attributes = [a for g in message.groups if g.tag == 0x02 for a in g.attributes]
+        return {"printer": self.name, "user": _user(request), "peer": request.peer,
+                "name": _text_of(name) if name is not None else "Untitled",
+                "hold": held is not None and _text_of(held) not in ("no-hold", ""),
+                "attributes": [_plain_attribute(a) for a in job_attributes]}
+
+    def document_record(self, request):
+        message = request.message
+        values = {}
+        for key in ("document-format", "document-name", "compression"):
+            attribute = message.find(key, TAG_OPERATION)
+            values[key] = _text_of(attribute) if attribute is not None else None
+        return values
+
+    def job_answer(self, request, job, refused=None):
+        """The job group after a job operation; refused = (status, reason) from a limit."""
+        wanted = frozenset(("job-id", "job-uri", "job-state", "job-state-reasons",
+                            "job-state-message"))
+        status, text = refused or ("successful-ok", None)
+        return ipp_answer(request, status, text,
+                          groups=[Group(0x02, self.job_attributes(request, job, wanted))])
+
+    def job_attributes(self, request, job, wanted):
+        host = request.host
+        printer_uri = "ipp://%s/printers/%s" % (host, self.name)
+        state = job["state"]
+        octets = sum(d["bytes"] for d in job["documents"])
+        attributes = [
+            _a("job-id", TAG_INTEGER, job["job-id"]),
+            _a("job-uri", TAG_URI, "ipp://%s/jobs/%d" % (host, job["job-id"])),
+            _a("job-printer-uri", TAG_URI, printer_uri),
+            _a("job-name", TAG_NAME, job["name"]),
+            _a("job-originating-user-name", TAG_NAME, job["user"]),
+            _a("job-state", TAG_ENUM, state),
+            _keywords("job-state-reasons", job["reasons"]),
+            _a("job-state-message", TAG_TEXT, JOB_STATES[state].capitalize() + "."),
+            _a("job-k-octets", TAG_INTEGER, (octets + 1023) // 1024),
+            _a("number-of-documents", TAG_INTEGER, len(job["documents"])),
+            _a("job-printer-up-time", TAG_INTEGER, max(1, int(self.clock() - self.spool.created))),
+            _a("time-at-creation", TAG_INTEGER, int(job["created"])),
+            _a("time-at-processing", 0x13, b"") if job["processing"] is None
+            else _a("time-at-processing", TAG_INTEGER, int(job["processing"])),
+            _a("time-at-completed", 0x13, b"") if job["completed"] is None
+            else _a("time-at-completed", TAG_INTEGER, int(job["completed"])),
+            _a("date-time-at-creation", TAG_DATETIME, _date_time(job["created"])),
+            _a("job-priority", TAG_INTEGER, 50),
+            _keywords("job-hold-until", "indefinite" if job["hold"] else "no-hold"),
+            _a("job-media-sheets-completed", TAG_INTEGER, 0),
+            _a("job-impressions-completed", TAG_INTEGER, 0),
+        ]
+        if job["documents"] and job["documents"][0]["document-format"]:
+            attributes.append(_a("document-format", 0x49, job["documents"][0]["document-format"]))
+        groups = lambda name: ("all", "job-description" if name not in JOB_TEMPLATE else "job-template")
+        return filter_attributes(attributes, wanted, groups)
+
+
+def _user(request):
+    attribute = request.message.find("requesting-user-name")
+    if attribute is None:
+        return "anonymous"
+    user = _text_of(attribute)
+    return user if _name_ok(user) else "anonymous"
+
+
+def _name_ok(text):
+    """What libcups' ippValidateAttribute accepts as a name: UTF-8, no controls, < 256 bytes."""
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return 0 < len(raw) < 256 and not any(c < 0x20 or c == 0x7F for c in raw)
+
+
+def _text_of(attribute):
+    value = attribute.first
+    if isinstance(value, tuple):
+        value = value[1]
+    return value if isinstance(value, str) else ""
+
+
+# ── Spool: the printer persona's jobs on disk ───────────────────────────────────────────
+
+class Spool:
+    """Jobs as files, shared by every connection's process.
+
+    DIR/next-job-id    the counter, changed under an exclusive lock on DIR/lock
+    DIR/N.json         a job's record: attributes, user, peer, documents, state, times
+    DIR/N-K.data       document K of job N, byte for byte as received
+    Nothing a client sends becomes part of a path.
+    """
+
+    def __init__(self, directory, max_job_bytes, max_spool_bytes, clock=time.time):
+        self.directory = directory
+        self.max_job_bytes = max_job_bytes
+        self.max_spool_bytes = max_spool_bytes
+        self.clock = clock
+        os.makedirs(directory, 0o750, exist_ok=True)
+        lock = os.path.join(directory, "lock")
+        self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+        self.created = os.fstat(self._lock_fd).st_mtime
+
+    def _locked(self):
+        import fcntl
+        return _FileLock(fcntl, self._lock_fd)
+
+    def _path(self, name):
+        return os.path.join(self.directory, name)
+
+    def new_job(self, record):
+        with self._locked():
+            counter = self._path("next-job-id")
+            try:
+                with open(counter) as file:
+                    job_id = int(file.read().strip() or 1)
+            except (OSError, ValueError):
+                job_id = 1
+            self._write_atomic(counter, "%d\n" % (job_id + 1))
+        now = self.clock()
+        job = dict(record, **{"job-id": job_id, "state": 4 if record["hold"] else 3,
+                              "reasons": "job-hold-until-specified" if record["hold"] else "job-incoming",
+                              "created": now, "processing": None, "completed": None,
+                              "documents": []})
+        self.save(job)
+        return job
+
+    def add_document(self, job, document_record, document, last):
+        """Stream the document to its file; None when stored, else (IPP status, reason)
+        when a limit stopped it (the job is then aborted and its record says why)."""
+        number = len(job["documents"]) + 1
+        path = self._path("%d-%d.data" % (job["job-id"], number))
+        used = self.used_bytes()
+        limit = min(self.max_job_bytes - sum(d["bytes"] for d in job["documents"]),
+                    self.max_spool_bytes - used)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+        size, over = 0, False
+        try:
+            for chunk in (document if document is not None else ()):
+                if size + len(chunk) > limit:
+                    over = True
+                    break
+                write_all(fd, chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+        digest = document.digest if document is not None else DocumentDigest()
+        job["documents"].append(dict(document_record, number=number, bytes=size,
+                                     file=os.path.basename(path),
+                                     sha256=None if over else digest.hexdigest()))
+        if over:
+            os.unlink(path)
+            job["documents"][-1]["file"] = None
+            reason = ("job over --max-job-bytes" if limit < self.max_spool_bytes - used
+                      else "spool over --max-spool-bytes")
+            self.set_state(job, 8, "aborted-by-system", reason)
+            busy = reason.startswith("spool")
+            return ("server-error-busy" if busy else "client-error-request-entity-too-large"), reason
+        if last:
+            self.finish(job)
+        else:
+            self.save(job)
+        return None
+
+    def finish(self, job):
+        if job["state"] == 3:
+            now = self.clock()
+            job.update({"state": 9, "reasons": "job-completed-successfully",
+                        "processing": now, "completed": now})
+        self.save(job)
+
+    def set_state(self, job, state, reasons, note=None):
+        job.update({"state": state, "reasons": reasons, "completed": self.clock()})
+        if note:
+            job["note"] = note
+        self.save(job)
+
+    def save(self, job):
+        self._write_atomic(self._path("%d.json" % job["job-id"]), to_json(job) + "\n")
+
+    def load(self, job_id):
+        import json
+        if not isinstance(job_id, int) or job_id < 1:
+            return None
+        try:
+            with open(self._path("%d.json" % job_id)) as file:
+                return json.load(file)
+        except (OSError, ValueError):
+            return None
+
+    def jobs(self):
+        ids = sorted(int(name[:-5]) for name in os.listdir(self.directory)
+                     if name.endswith(".json") and name[:-5].isdigit())
+        return [job for job in map(self.load, ids) if job is not None]
+
+    def used_bytes(self):
+        total = 0
+        for name in os.listdir(self.directory):
+            if name.endswith(".data"):
+                try:
+                    total += os.lstat(self._path(name)).st_size
+                except OSError:
+                    pass
+        return total
+
+    def _write_atomic(self, path, text):
+        temporary = "%s.%d.tmp" % (path, os.getpid())
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o640)
+        try:
+            write_all(fd, text.encode("utf-8", "surrogateescape"))
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+
+
+class _FileLock:
+    def __init__(self, fcntl, fd):
+        self.fcntl = fcntl
+        self.fd = fd
+
+    def __enter__(self):
+        self.fcntl.flock(self.fd, self.fcntl.LOCK_EX)
+
+    def __exit__(self, *exc):
+        self.fcntl.flock(self.fd, self.fcntl.LOCK_UN)
+
+
+def make_printer(options, environ):
+    """The printer persona for these options; its spool is made here, after privileges
+    were dropped, so the files belong to the user that serves."""
+    directory = options.spool or environ.get("STATE_DIRECTORY", "").split(":")[0] or DEFAULT_SPOOL
+    return PrinterPersona(options.printer, Spool(directory, options.max_job_bytes,
+                                                 options.max_spool_bytes))
+
+
+PERSONAS = {"empty": lambda options, environ: respond_empty, "printer": make_printer}
+PERSONA_MODULES = {"printer": ("fcntl", "json")}    # imported before privileges are dropped
+
+
 # ── Records: one value per request, three pure formats ──────────────────────────────────
 
 class Exchange:
     """One HTTP request on the connection and the answer it got; filled in as it goes."""
 
-    def __init__(self, time, seq):
+    def __init__(self, time, seq, peer="-"):
         self.time = time
         self.seq = seq
+        self.peer = peer
         self.head = None
         self.body_bytes = 0
         self.ipp = None                  # the decoded request Message, data stripped
@@ -1477,8 +2097,8 @@ def to_json(value):
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
     if isinstance(value, dict):
         return "{%s}" % ",".join("%s:%s" % (to_json(str(k)), to_json(v)) for k, v in value.items())
     return "[%s]" % ",".join(to_json(v) for v in value)
@@ -1672,11 +2292,11 @@ def _syslog(priority, text):
 class Config:
     """What the options decide for a connection."""
 
-    def __init__(self, persona="empty", idle_timeout=DEFAULT_IDLE_TIMEOUT,
+    def __init__(self, persona=None, idle_timeout=DEFAULT_IDLE_TIMEOUT,
                  header_timeout=DEFAULT_HEADER_TIMEOUT, max_header_bytes=DEFAULT_MAX_HEADER_BYTES,
                  max_body_bytes=DEFAULT_MAX_BODY_BYTES, clock=time.time, monotonic=time.monotonic,
                  local_peer=True):
-        self.persona = persona
+        self.persona = persona or respond_empty  # (IppRequest, Document) -> Answer
         self.local_peer = local_peer            # loopback client: cupsd's 401 hint differs
         self.idle_timeout = idle_timeout
         self.header_timeout = header_timeout
@@ -1696,6 +2316,35 @@ def new_sha256():
         except ImportError:
             from hashlib import sha256
     return sha256()
+
+
+class Document:
+    """The bytes after the IPP attributes, streamed once to whoever asks (a persona may store
+    them); counted and hashed on the way, and drained if nobody asked."""
+
+    def __init__(self, first, rest):
+        self._first = first
+        self._rest = rest
+        self.digest = DocumentDigest()
+
+    def __iter__(self):
+        if self._first:
+            chunk, self._first = self._first, b""
+            self.digest.update(chunk)
+            yield chunk
+        for chunk in self._rest:
+            self.digest.update(chunk)
+            yield chunk
+
+    def has_data(self):
+        """Whether any document byte follows, reading no more than one chunk ahead."""
+        if not self._first:
+            self._first = next(iter(self._rest), b"")
+        return bool(self._first)
+
+    def drain(self):
+        for _ in self:
+            pass
 
 
 class DocumentDigest:
@@ -1902,17 +2551,17 @@ def _answer_ipp(body, head, exchange, config, send, reply):
     except ParseError as error:
         exchange.ipp_error = str(error)
         raise HttpError(400, "IPP message does not decode: %s" % error) from None
-    digest = DocumentDigest()
-    if message.data:
-        digest.update(message.data)
-    for chunk in body:
-        digest.update(chunk)
+    document = Document(message.data, body)
     message.data = b""
     exchange.ipp = message
-    exchange.document_bytes = document_bytes = digest.size
-    exchange.document_sha256 = digest.hexdigest()
-    request = IppRequest(message, _target_path(head.target), head.header("Host") or "localhost")
-    answer = exchange.answer = PERSONAS[config.persona](request, document_bytes > 0)
+    request = IppRequest(message, _target_path(head.target), head.header("Host") or "localhost",
+                         exchange.peer)
+    try:
+        answer = exchange.answer = config.persona(request, document)
+        document.drain()
+    finally:
+        exchange.document_bytes = document.digest.size
+        exchange.document_sha256 = document.digest.hexdigest()
     exchange.http_status = answer.http_status
     if answer.message is None:
         _send(send, reply(answer.http_status, error_page(answer.http_status)), exchange)
@@ -1952,7 +2601,7 @@ def serve_connection(reader, send, connection, config, recorder):
     """Answer every request on the connection until it ends; always records it."""
     try:
         while True:
-            exchange = Exchange(config.clock(), len(connection.exchanges) + 1)
+            exchange = Exchange(config.clock(), len(connection.exchanges) + 1, connection.peer)
             keep_going = False
             try:
                 keep_going = serve_request(reader, send, exchange, config)
@@ -1999,14 +2648,19 @@ usage: fakecups.py [options]           serve one connection on stdin/stdout (ine
   --format FORMAT        text (default), json (one object per request) or classic
   --syslog               also send each record to syslog (facility daemon, ident fakecups)
   --user NAME            when started as root, run as NAME after opening the log (nobody)
-  --persona NAME         what to imitate: empty (cupsd with no printers; default)
+  --persona NAME         what to imitate: empty (cupsd with no printers; default), or
+                         printer (a virtual IPP Everywhere printer that keeps every job)
+  --printer NAME         the printer persona's queue name (%(printer)s)
+  --spool DIR            where it keeps jobs (default $STATE_DIRECTORY, else %(spool)s)
+  --max-job-bytes N      a larger job is aborted: client-error-request-entity-too-large
+  --max-spool-bytes N    a fuller spool refuses documents: server-error-busy (4 GiB)
   --idle-timeout SEC     end the connection after SEC seconds with no byte (10)
   --header-timeout SEC   deadline for a whole request head (30)
   --max-header-bytes N   request head limit, answered with 431 (16384)
   --max-body-bytes N     request body limit, answered with 413 (1073741824)
   --decode FILE          read a captured client byte stream, print its records, answer nothing
   --help, --version
-""" % {"log": DEFAULT_LOG}
+""" % {"log": DEFAULT_LOG, "printer": DEFAULT_PRINTER, "spool": DEFAULT_SPOOL}
 
 
 class UsageError(Exception):
@@ -2025,6 +2679,14 @@ def _positive_number(kind):
     return convert
 
 
+def _queue_name(text):
+    """A printer name as CUPS allows one: printable, no space, "/" or "#", under 128 bytes."""
+    if not text or len(text.encode("utf-8", "surrogateescape")) >= 128 or any(
+            c <= " " or c in "/#\x7f" for c in text):
+        raise UsageError("%r is not a valid printer name" % text)
+    return text
+
+
 def _choice(*names):
     def convert(text):
         if text not in names:
@@ -2039,6 +2701,10 @@ OPTIONS = {             # option → (attribute, converter or None for a flag)
     "--syslog": ("syslog", None),
     "--user": ("user", str),
     "--persona": ("persona", _choice(*PERSONAS)),
+    "--printer": ("printer", _queue_name),
+    "--spool": ("spool", str),
+    "--max-job-bytes": ("max_job_bytes", _positive_number(int)),
+    "--max-spool-bytes": ("max_spool_bytes", _positive_number(int)),
     "--idle-timeout": ("idle_timeout", _positive_number(float)),
     "--header-timeout": ("header_timeout", _positive_number(float)),
     "--max-header-bytes": ("max_header_bytes", _positive_number(int)),
@@ -2060,6 +2726,10 @@ class Options:
     max_header_bytes = DEFAULT_MAX_HEADER_BYTES
     max_body_bytes = DEFAULT_MAX_BODY_BYTES
     decode = None
+    printer = DEFAULT_PRINTER
+    spool = None
+    max_job_bytes = DEFAULT_MAX_BODY_BYTES
+    max_spool_bytes = DEFAULT_MAX_SPOOL_BYTES
     help = False
     version = False
 
@@ -2163,12 +2833,12 @@ def open_recorder(options, environ, stderr_is_socket):
     return Recorder(options.format, fd, path, options.syslog, problem)
 
 
-def drop_privileges(user):
+def drop_privileges(user, modules=()):
     """From root to user before reading a byte from the client; never carry on as root."""
     if os.geteuid() != 0:
         return
     import pwd
-    for module in ("select", "_socket", "_signal", "binascii", "syslog"):
+    for module in ("select", "_socket", "_signal", "binascii", "syslog") + tuple(modules):
         __import__(module)          # the interpreter's files may be unreadable once dropped
     new_sha256()
     entry = pwd.getpwnam(user)
@@ -2224,8 +2894,8 @@ def linger(seconds=2.0, limit=1 << 20):
         sock.detach()
 
 
-def config_from(options, local_peer=True):
-    return Config(options.persona, options.idle_timeout, options.header_timeout,
+def config_from(options, environ, local_peer=True):
+    return Config(PERSONAS[options.persona](options, environ), options.idle_timeout, options.header_timeout,
                   options.max_header_bytes, options.max_body_bytes, local_peer=local_peer)
 
 
@@ -2249,13 +2919,19 @@ def serve_stdio(options, environ, stderr_is_socket):
         connection.peer = peer or environ_peer(environ)
         recorder = open_recorder(options, environ, stderr_is_socket)
         try:
-            drop_privileges(options.user)
+            drop_privileges(options.user, PERSONA_MODULES.get(options.persona, ()))
         except (OSError, KeyError) as error:
             connection.error = "not serving: cannot run as %r: %s" % (options.user, error)
             recorder.connection_done(connection)
             _syslog(3, connection.error)
             return 1
         reader = stdio_reader(options.idle_timeout)
+        config = config_from(options, environ, is_loopback(connection.peer))
+    except OSError as error:                # e.g. a spool the user cannot write
+        connection.error = "not serving: %s" % error
+        recorder.connection_done(connection)
+        _syslog(3, connection.error)
+        return 1
     except (Terminated, KeyboardInterrupt):
         connection.error = "terminated by signal before serving"
         if recorder is not None:
@@ -2263,8 +2939,7 @@ def serve_stdio(options, environ, stderr_is_socket):
         else:
             _syslog(6, connection.error)
         return 0
-    serve_connection(reader, lambda data: write_all(1, data), connection,
-                     config_from(options, is_loopback(connection.peer)), recorder)
+    serve_connection(reader, lambda data: write_all(1, data), connection, config, recorder)
     last = connection.exchanges[-1] if connection.exchanges else None
     if last is not None and (last.http_status or 0) >= 400 and not reader.eof:
         try:
@@ -2282,7 +2957,8 @@ def decode_file(options):
     reader = ByteReader(lambda size: stream.pop() if stream else b"", None, options.idle_timeout)
     connection = ConnectionRecord(time.time(), "-", os.getpid())
     recorder = Recorder(options.format, 1, "stdout")
-    serve_connection(reader, lambda data: None, connection, config_from(options), recorder)
+    serve_connection(reader, lambda data: None, connection, config_from(options, os.environ),
+                     recorder)
     return 0
 
 
