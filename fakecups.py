@@ -532,11 +532,15 @@ class ByteReader:
         self.buffer = b""
         self.eof = False
         self.received = 0
+        self.before_wait = None          # called once before the next read that would block
 
     def fill(self, deadline=None):
         """Read more into the buffer; False at EOF.  Raises ClientGone on a timeout."""
         if self.eof:
             return False
+        if self.before_wait is not None and (self._wait is None or not self._wait(0)):
+            hook, self.before_wait = self.before_wait, None
+            hook()                              # e.g. a held-back 100 Continue goes out now
         if self._wait is not None:
             timeout = self.idle_timeout
             if deadline is not None:
@@ -553,10 +557,6 @@ class ByteReader:
         self.received += len(data)
         self.buffer = self.buffer + data if self.buffer else data
         return True
-
-    def ready(self):
-        """Bytes already here or arriving now, without waiting (for 100-continue)."""
-        return bool(self.buffer) or self.eof or self._wait is None or self._wait(0)
 
     def readline(self, limit, deadline=None):
         """A line with its ending, at most limit bytes; b"" at EOF before any byte."""
@@ -1319,6 +1319,7 @@ DOCUMENT_FORMATS = ("application/pdf", "application/postscript", "image/pwg-rast
 MEDIA = (("iso_a4_210x297mm", 21000, 29700), ("na_letter_8.5x11in", 21590, 27940),
          ("na_legal_8.5x14in", 21590, 35560), ("iso_a5_148x210mm", 14800, 21000))
 MARGIN = 423                         # 1/6 inch, as many office printers have
+MULTIPLE_OPERATION_TIME_OUT = 60     # a job left open this long is processed as it is
 JOB_TEMPLATE = frozenset((
     "copies", "finishings", "job-hold-until", "job-priority", "job-sheets", "media", "media-col",
     "multiple-document-handling", "number-up", "orientation-requested", "output-bin",
@@ -1392,6 +1393,9 @@ def printer_attributes(name, host, since, now, queued, everywhere=False):
         _a("printer-up-time", TAG_INTEGER, max(1, int(now - since))),
         _a("printer-current-time", TAG_DATETIME, _date_time(now)),
         _a("printer-is-accepting-jobs", TAG_BOOLEAN, True),
+        _a("color-supported", TAG_BOOLEAN, True),
+        _a("pages-per-minute", TAG_INTEGER, 20),
+        _a("pages-per-minute-color", TAG_INTEGER, 10),
         _a("printer-is-shared", TAG_BOOLEAN, True),
         _a("queued-job-count", TAG_INTEGER, queued),
         _keywords("ipp-versions-supported", "1.1", "2.0"),
@@ -1405,7 +1409,7 @@ def printer_attributes(name, host, since, now, queued, everywhere=False):
         _a("document-format-supported", 0x49, *DOCUMENT_FORMATS),
         _keywords("compression-supported", "none"),
         _a("multiple-document-jobs-supported", TAG_BOOLEAN, True),
-        _a("multiple-operation-time-out", TAG_INTEGER, 60),
+        _a("multiple-operation-time-out", TAG_INTEGER, MULTIPLE_OPERATION_TIME_OUT),
         _keywords("multiple-operation-time-out-action", "process-job"),
         _a("job-ids-supported", TAG_BOOLEAN, True),
         _keywords("which-jobs-supported", "completed", "not-completed", "all"),
@@ -1607,6 +1611,8 @@ class PrinterPersona:
             return ipp_answer(request, "client-error-not-possible",
                               "Job #%d is finished and cannot be altered." % job["job-id"])
         last = request.message.find("last-document", TAG_OPERATION)
+        if last is None or last.values[0][0] != TAG_BOOLEAN:
+            return _bad(request, "Missing last-document attribute in request.")
         outcome = self.spool.add_document(job, self.document_record(request), document,
                                           last=last is not None and last.first is True)
         return self.job_answer(request, job, outcome)
@@ -1863,6 +1869,7 @@ class Spool:
         self.save(job)
 
     def save(self, job):
+        job["updated"] = self.clock()
         self._write_atomic(self._path("%d.json" % job["job-id"]), to_json(job) + "\n")
 
     def load(self, job_id):
@@ -1871,9 +1878,13 @@ class Spool:
             return None
         try:
             with open(self._path("%d.json" % job_id)) as file:
-                return json.load(file)
+                job = json.load(file)
         except (OSError, ValueError):
             return None
+        if job["state"] == 3 and self.clock() - job.get("updated", job["created"]) > \
+                MULTIPLE_OPERATION_TIME_OUT:
+            self.finish(job)        # multiple-operation-time-out-action: process-job
+        return job
 
     def jobs(self):
         ids = sorted(int(name[:-5]) for name in os.listdir(self.directory)
@@ -2526,21 +2537,28 @@ def serve_request(reader, send, exchange, config):
         exchange.error = str(error)
         _send(send, reply(error.status, error_page(error.status)), exchange)
         return False
+    finally:
+        reader.before_wait = None           # a 100 Continue belongs to this request only
 
 
 def _expect_continue(reader, send, head, exchange, reply):
     """cupsd answers Expect: 100 with 100 Continue and refuses other numbers with 417.
-    When the body is already here (CUPS clients do not wait) it goes out with the answer:
-    a separate small write would stall 40 ms on Nagle's algorithm and delayed ACKs."""
+
+    The 100 Continue is held back while the body keeps arriving without waiting (CUPS clients
+    send it at once) and goes out with the answer in one write: a separate small write would
+    stall 40 ms on Nagle's algorithm and delayed ACKs.  The moment a read would block (the
+    client waits for it, as ipptool does before a document), it is sent on its own."""
     expect = head.header("Expect")
     if expect is None or head.version == "HTTP/1.0" or head.method not in ("POST", "PUT"):
         return
     number = _atoi(expect)
     if number == 100:
-        if reader.ready():
-            reply.preface = CONTINUE
-        else:
+        reply.preface = CONTINUE
+
+        def send_continue():
+            reply.preface = b""
             _send(send, CONTINUE, exchange)
+        reader.before_wait = send_continue
     elif number:
         raise HttpError(417, "Expect: %s" % expect[:100])
 
