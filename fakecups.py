@@ -538,7 +538,7 @@ class ByteReader:
         """Read more into the buffer; False at EOF.  Raises ClientGone on a timeout."""
         if self.eof:
             return False
-        if self.before_wait is not None and (self._wait is None or not self._wait(0)):
+        if self.before_wait is not None and self._wait is not None and not self._wait(0):
             hook, self.before_wait = self.before_wait, None
             hook()                              # e.g. a held-back 100 Continue goes out now
         if self._wait is not None:
