@@ -274,13 +274,13 @@ class StagingTest(unittest.TestCase):
         self.assertEqual(len(lines), 2, lines)
         interpreter, _, flags = lines[0][2:].partition(" ")
         self.assertTrue(lines[0].startswith("#!/"), lines[0])
-        self.assertEqual(flags, "-I")
+        self.assertEqual(flags, "-IS")
         self.assertNotIn("env", os.path.basename(interpreter))
         self.assertNotIn("shims", interpreter)
         with open(os.path.realpath(interpreter), "rb") as binary:
             self.assertEqual(binary.read(4), b"\x7fELF", "%s is not an executable binary" % interpreter)
-        self.assertEqual(lines[1], 'import sys; sys.path.insert(0, "%s"); import fakecups; '
-                                   'sys.exit(fakecups.main(sys.argv[1:]))' % LIBDIR)
+        self.assertEqual(lines[1], 'import os, sys; sys.path.insert(0, "%s"); import fakecups; '
+                                   'os._exit(fakecups.main(sys.argv[1:]))' % LIBDIR)
         # the bytecode is for that interpreter and names the installed path, not the staging one
         tag = subprocess.run([interpreter, "-I", "-c", "import sys; print(sys.implementation.cache_tag)"],
                              capture_output=True, text=True, check=True).stdout.strip()
