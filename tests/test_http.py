@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import unittest
+from pathlib import Path
 
 import fakecups
 from fakecups import ClientGone, HttpError
@@ -783,3 +784,47 @@ def lpstat_request(index):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ContinueWhenTheClientWaits(unittest.TestCase):
+    """ipptool sends the head and the IPP chunk of a Print-Job, then waits (up to 1 s) for
+    100 Continue before the document; CUPS clients send everything at once.  fakecups must
+    send 100 Continue on its own as soon as a read would block, and otherwise only with the
+    answer, in one write."""
+
+    CAPTURE = Path(__file__).parent / "captures" / "empty" / "ipptool-print-job" / "client.bin"
+
+    def run_client(self, first, later):
+        parts, pending, sends = [first], [later], []
+
+        def wait(seconds):
+            return bool(parts) or not pending      # readable: data, or EOF once all is sent
+
+        def recv(size):
+            return parts.pop(0) if parts else b""
+
+        def send(data):
+            sends.append(data)
+            if b"100 Continue" in data and pending:
+                parts.append(pending.pop())
+
+        reader = fakecups.ByteReader(recv, wait, idle_timeout=0.5)
+        recorder = fakecups.Recorder("classic", None, "x")
+        connection = fakecups.ConnectionRecord(1e9, "-", 1)
+        fakecups.serve_connection(reader, send, connection, fakecups.Config(), recorder)
+        return sends
+
+    def test_waiting_client_gets_continue_first(self):
+        data = self.CAPTURE.read_bytes()
+        head_end = data.index(b"\r\n\r\n") + 4
+        size_end = data.index(b"\r\n", head_end)
+        first_chunk_end = size_end + 2 + int(data[head_end:size_end], 16) + 2
+        sends = self.run_client(data[:first_chunk_end], data[first_chunk_end:])
+        self.assertEqual(sends[0], fakecups.CONTINUE)
+        self.assertTrue(sends[1].startswith(b"HTTP/1.1 200 OK\r\n"), sends[1][:40])
+        self.assertEqual(len(sends), 2)
+
+    def test_eager_client_gets_one_write(self):
+        sends = self.run_client(self.CAPTURE.read_bytes(), b"")
+        self.assertEqual(len(sends), 1)
+        self.assertTrue(sends[0].startswith(fakecups.CONTINUE + b"HTTP/1.1 200 OK\r\n"))
