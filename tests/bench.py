@@ -474,7 +474,8 @@ def build_launcher(workdir, python=SYSTEM_PYTHON):
     shutil.copy2(script_copy(workdir), os.path.join(libdir, "fakecups.py"))
     subprocess.run([python, "-m", "py_compile", os.path.join(libdir, "fakecups.py")],
                    check=True, timeout=60)
-    return write_launcher(workdir, "fakecups", python, "-I", "sys.exit", libdir)
+    # The same two lines install.sh writes (launcher() there): -IS and os._exit.
+    return write_launcher(workdir, "fakecups", python, "-IS", "os._exit", libdir)
 
 
 def write_launcher(workdir, name, python, flags, exit_call, libdir=None):
@@ -490,10 +491,10 @@ def write_launcher(workdir, name, python, flags, exit_call, libdir=None):
 
 def what_if_launchers(workdir):
     """Variants of the installed launcher, for --what-if: same byte-compiled module."""
-    return [("(w1) launcher + os._exit (no interpreter finalization)",
-             write_launcher(workdir, "fakecups-exit", SYSTEM_PYTHON, "-I", "os._exit")),
-            ("(w2) launcher #!python3 -IS + os._exit (no site)",
-             write_launcher(workdir, "fakecups-IS-exit", SYSTEM_PYTHON, "-IS", "os._exit"))]
+    return [("(w1) launcher #!python3 -I + sys.exit (site and finalization kept)",
+             write_launcher(workdir, "fakecups-I-sys-exit", SYSTEM_PYTHON, "-I", "sys.exit")),
+            ("(w2) launcher #!python3 -I + os._exit (site kept)",
+             write_launcher(workdir, "fakecups-I-exit", SYSTEM_PYTHON, "-I", "os._exit"))]
 
 
 # ── part 1: start-up cost per connection ───────────────────────────────────────────────────
@@ -528,7 +529,7 @@ def part_startup(args, workdir, launcher, summary):
         baselines["sys"] = ("%s -I -c pass" % SYSTEM_PYTHON, [SYSTEM_PYTHON, "-I", "-c", "pass"])
         commands["a"] = ("(a) %s -I fakecups.py" % SYSTEM_PYTHON, [SYSTEM_PYTHON, "-I", script_copy(workdir)], "sys", True)
         if launcher:
-            commands["b"] = ("(b) launcher #!%s -I + __pycache__" % SYSTEM_PYTHON, [launcher], "sys", True)
+            commands["b"] = ("(b) installed launcher #!%s -IS + __pycache__" % SYSTEM_PYTHON, [launcher], "sys", True)
             if args.what_if:
                 baselines["sys-S"] = ("%s -I -S -c pass (no site)" % SYSTEM_PYTHON,
                                       [SYSTEM_PYTHON, "-I", "-S", "-c", "pass"])
@@ -924,6 +925,13 @@ def part_bigjob(args, workdir, launcher, summary):
                     os.unlink(log)
                 argv = argv + ["--log", log, "--persona", persona,
                                "--max-body-bytes", str(size + MiB), "--idle-timeout", "30"]
+                if persona == "printer":
+                    # the captured Print-Job names labprinter; the spool must be writable by
+                    # the user fakecups drops to, and a fresh one for every run
+                    spool_parent = tempfile.mkdtemp(dir=workdir)
+                    os.chmod(spool_parent, 0o777)
+                    argv += ["--printer", "labprinter", "--spool", os.path.join(spool_parent, "spool"),
+                             "--max-job-bytes", str(size + MiB)]
             response = os.path.join(workdir, "bigjob.out")
             run, fed = stream_into(workdir, argv, prefix, framed, count, stdout_path=response)
             results[label].append(run)
