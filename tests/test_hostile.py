@@ -489,7 +489,6 @@ def mutation_cases(rng):
             {"http": 400})
 
     # Every unknown value tag and every bogus extension tag, on one request.
-    base = simple_ipp()
     for tag in UNKNOWN_VALUE_TAGS:
         add("value tag 0x%02x" % tag, ["POST / HTTP/1.1", "Host: localhost",
                                       "Content-Type: application/ipp"],
