@@ -527,7 +527,7 @@ class ByteReader:
     def __init__(self, recv, wait=None, idle_timeout=DEFAULT_IDLE_TIMEOUT, clock=time.monotonic):
         self._recv = recv
         self._wait = wait
-        self._clock = clock
+        self.clock = clock                 # deadlines are on this clock
         self.idle_timeout = idle_timeout
         self.buffer = b""
         self.eof = False
@@ -544,7 +544,7 @@ class ByteReader:
         if self._wait is not None:
             timeout = self.idle_timeout
             if deadline is not None:
-                timeout = min(timeout, deadline - self._clock())
+                timeout = min(timeout, deadline - self.clock())
             if timeout <= 0 or not self._wait(timeout):
                 raise ClientGone("timeout" if timeout > 0 or deadline is None else "deadline")
         try:
@@ -1527,7 +1527,8 @@ class PrinterPersona:
             OP["Get-Printer-Attributes"]: self.get_printer_attributes,
             OP["CUPS-Get-Printers"]: self.cups_get_printers,
             OP["CUPS-Get-Default"]: self.cups_get_printers,
-            OP["CUPS-Get-Classes"]: _fixed("client-error-not-found", "No destinations added."),
+            OP["CUPS-Get-Classes"]: lambda request, document: _not_found(
+                request, "No destinations added."),
             OP["Validate-Job"]: self.validate_job, OP["Print-Job"]: self.print_job,
             OP["Create-Job"]: self.create_job, OP["Send-Document"]: self.send_document,
             OP["Get-Jobs"]: self.get_jobs, OP["Get-Job-Attributes"]: self.get_job_attributes,
@@ -2305,7 +2306,7 @@ class Config:
 
     def __init__(self, persona=None, idle_timeout=DEFAULT_IDLE_TIMEOUT,
                  header_timeout=DEFAULT_HEADER_TIMEOUT, max_header_bytes=DEFAULT_MAX_HEADER_BYTES,
-                 max_body_bytes=DEFAULT_MAX_BODY_BYTES, clock=time.time, monotonic=time.monotonic,
+                 max_body_bytes=DEFAULT_MAX_BODY_BYTES, clock=time.time,
                  local_peer=True):
         self.persona = persona or respond_empty  # (IppRequest, Document) -> Answer
         self.local_peer = local_peer            # loopback client: cupsd's 401 hint differs
@@ -2314,7 +2315,6 @@ class Config:
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self.clock = clock
-        self.monotonic = monotonic
 
 
 def new_sha256():
@@ -2511,7 +2511,7 @@ def serve_request(reader, send, exchange, config):
     reply = Reply(head, config)
     try:
         if not read_request_head(reader, head, config.max_header_bytes,
-                                 config.monotonic() + config.header_timeout):
+                                 reader.clock() + config.header_timeout):
             exchange.head = None
             return False
         exchange.time = config.clock()

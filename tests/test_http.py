@@ -623,7 +623,7 @@ class ServeConnection(unittest.TestCase):
             path = os.path.join(tmp, "log")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
-                config = fakecups.Config(clock=lambda: 1e9, monotonic=lambda: 5000.0, **options)
+                config = fakecups.Config(clock=lambda: 1e9, **options)   # real monotonic, as the reader's
                 recorder = fakecups.Recorder("json", fd, "x")
                 connection = fakecups.ConnectionRecord(1e9, "-", 1)
                 sends = []
