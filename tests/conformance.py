@@ -49,7 +49,6 @@ import re
 import select
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -60,6 +59,8 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
+sys.path.insert(0, str(ROOT))               # so that it runs as a script too
+from tests.support import free_port, wait_for_port  # noqa: E402
 FAKECUPS = ROOT / "fakecups.py"
 TINY_PDF = TESTS / "captures" / "files" / "tiny.pdf"
 IPPTOOL_DIR = Path("/usr/share/cups/ipptool")
@@ -92,25 +93,6 @@ def missing_programs():
     """['PROGRAM (apt-get install PACKAGE)', ...] for what is not installed."""
     return ["%s (apt-get install %s)" % (program, package)
             for program, package in PROGRAMS if which(program) is None]
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_accepting(port, proc, seconds=START_TIMEOUT):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
 
 
 def stop(proc, grace=5):
@@ -337,7 +319,7 @@ class Servers:
                  "--spool", str(self.fake_spool), "--log", str(self.fake_log),
                  "--format", "json"],
                 "fakecups-listener.stderr", cwd=str(self.tmp), env=dict(os.environ, LC_ALL="C"))
-            if wait_accepting(port, proc):
+            if wait_for_port(port, START_TIMEOUT, proc):
                 self.fake_port = port
                 return "ipp://127.0.0.1:%d/ipp/print" % port
             stop(proc)
@@ -365,7 +347,7 @@ class Servers:
             proc = self._popen([which("ippeveprinter"), "-p", str(port), "-f", EVE_FORMATS,
                                 "-r", "off", "-n", "localhost", "-d", str(self.eve_spool),
                                 "-c", which("true"), EVE_NAME], "ippeveprinter.log", cwd=str(self.tmp), env=env)
-            if wait_accepting(port, proc):
+            if wait_for_port(port, START_TIMEOUT, proc):
                 self.eve_port = port
                 # Its printer-up-time counts whole seconds from its start, and 0 fails
                 # ipp-1.1's "printer-up-time WITH-VALUE >0": not a difference worth showing.

@@ -112,3 +112,28 @@ def split_responses(data, head_only_indexes=()):
 
 def final_responses(data):
     return [r for r in split_responses(data) if r.status != 100]
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port, seconds=10.0, process=None):
+    """Whether 127.0.0.1:port accepts a connection within seconds (False at once if
+    process, the listener being started, has exited)."""
+    import socket
+    import time
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False

@@ -31,7 +31,6 @@ import os
 import pwd
 import grp
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import unittest
 import urllib.error
 import urllib.request
 from pathlib import Path
+from tests.support import free_port, wait_for_port
 
 TESTS = Path(__file__).resolve().parent
 FAKECUPS = TESTS.parent / "fakecups.py"
@@ -56,25 +56,6 @@ JOB_TIMEOUT = 60          # seconds for the job to reach fakecups's spool
 def which(program):
     path = os.environ.get("PATH", os.defpath) + os.pathsep + "/usr/sbin:/sbin:/usr/local/sbin"
     return shutil.which(program, path=path)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_accepting(port, proc, seconds=START_TIMEOUT):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
 
 
 def stop(proc):
@@ -183,7 +164,7 @@ class CupsdQueue(unittest.TestCase):
                      "-s", str(self.tmp / "cups-files.conf")],
                     stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=str(self.tmp),
                     env=dict(self.env, HOME=str(self.tmp / "home")))
-            if wait_accepting(self.cups_port, self.cupsd):
+            if wait_for_port(self.cups_port, START_TIMEOUT, self.cupsd):
                 return
             code = self.cupsd.poll()
             stop(self.cupsd)
@@ -214,7 +195,7 @@ class CupsdQueue(unittest.TestCase):
                      str(self.fake_spool), "--log", str(self.fake_log), "--format", "json"],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                     cwd=str(self.tmp), env=dict(os.environ, LC_ALL="C"))
-            if wait_accepting(self.fake_port, self.listener):
+            if wait_for_port(self.fake_port, START_TIMEOUT, self.listener):
                 return
             stop(self.listener)
         self.fail("systemd-socket-activate with fakecups did not listen:\n"

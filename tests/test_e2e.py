@@ -28,6 +28,7 @@ import tempfile
 import time
 import unittest
 from pathlib import Path
+from tests.support import free_port
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -82,12 +83,6 @@ def which(program):
 
 def missing_reason(program):
     return "%s not installed (apt-get install %s)" % (program, PACKAGES.get(program, program))
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def scenarios():

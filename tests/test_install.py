@@ -25,6 +25,8 @@ import time
 import unittest
 from pathlib import Path
 
+from tests.support import free_port, wait_for_port
+
 REPO = Path(__file__).resolve().parent.parent
 INSTALL = REPO / "install.sh"
 STANZA = REPO / "xinetd.d" / "fakecups"
@@ -69,23 +71,6 @@ def tempdir(test, mode=0o755):
     path.chmod(mode)
     test.addCleanup(shutil.rmtree, path, True)
     return path
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def stop_process(proc):

@@ -4,7 +4,6 @@ and a root start that ends up running as the unprivileged user."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -12,26 +11,9 @@ import time
 import unittest
 from pathlib import Path
 
-from tests.support import FAKECUPS
+from tests.support import FAKECUPS, free_port, wait_for_port
 
 CLIENTS = 100
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 @unittest.skipUnless(shutil.which("systemd-socket-activate"),

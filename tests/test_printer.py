@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import fakecups as F
 from tests import _codec_support
+from tests.support import free_port
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -917,12 +917,6 @@ def which(program):
 
 def missing_reason(program):
     return "%s not installed (apt-get install %s)" % (program, PACKAGES.get(program, program))
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class PrinterListener(unittest.TestCase):
