@@ -346,6 +346,7 @@ choose_mode() {
 	if [ -n "$MODE" ]; then return 0; fi
 	if command -v xinetd >/dev/null 2>&1; then MODE=xinetd
 	elif systemd_running; then MODE=systemd
+	elif staging; then MODE=xinetd # the staging host need not run either; --systemd for units
 	else die "neither xinetd is installed nor does systemd run here: install xinetd (apt-get install xinetd, dnf install xinetd) or run on a systemd host"
 	fi
 	say "mode: $MODE"
