@@ -5,6 +5,7 @@ Run by xinetd, by systemd socket activation (Accept=yes) or by anything that han
 connected socket as stdin and stdout, it reads every HTTP/1.1 request the client sends on that
 connection, records exactly what was asked (peer, headers, every IPP attribute, the document's
 size and sha256), and answers as a real cupsd with no printers answers, so no client hangs.
+With --persona printer it is instead a virtual IPP Everywhere printer that keeps every job.
 
     python3 fakecups.py [--log PATH] [--format text|json|classic] [--syslog] ...
     python3 fakecups.py --decode client.bin        # look inside a captured request stream
@@ -18,8 +19,8 @@ Limits (all options): request head 16 KiB and 30 s, body 1 GiB, idle 10 s betwee
 It speaks no TLS, no HTTP/2 and no Upgrade; such clients are recorded and the connection closed.
 
 Sections, in order: limits and protocol tables → errors → IPP codec (sans I/O) → HTTP/1.1
-framing → personas (what to answer) → records and log formats → sinks → the connection loop,
-options and main.  Import cost is start-up cost here, so only cheap built-in modules are
+framing → personas (what to answer: empty, then printer and its spool) → records and log
+formats → sinks → the connection loop, options and main.  Import cost is start-up cost here, so only cheap built-in modules are
 imported at the top; the rest is imported where it is first needed.
 """
 
