@@ -2594,7 +2594,7 @@ def _answer_web(head, exchange, send, reply):
     """OPTIONS, GET, HEAD, non-IPP POST and PUT, as cupsd's web side answers them."""
     method = head.method
     if method == "OPTIONS":
-        status, data = 200, _send_options(reply)
+        status, data = 200, reply(200, b"", None)
     elif method in ("GET", "HEAD", "POST"):
         status, page, static = respond_web(method, _target_path(head.target))
         if page is None:
@@ -2607,10 +2607,6 @@ def _answer_web(head, exchange, send, reply):
     exchange.http_status = status
     _send(send, data, exchange)
     return head.keep_alive
-
-
-def _send_options(reply):
-    return reply(200, b"", None)
 
 
 PAGE_TIME = 1795392000          # 2026-11-23, when the built-in pages last changed
