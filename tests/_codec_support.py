@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import fakecups
+from tests.support import final_responses
 
 TESTS = Path(__file__).resolve().parent
 CAPTURES = TESTS / "captures"
@@ -72,88 +73,6 @@ def split_requests(data):
 
 
 # ── Responses, framed independently of fakecups ──────────────────────────────────────────
-
-class Response:
-    def __init__(self, version, status, reason, headers, body):
-        self.version = version
-        self.status = status
-        self.reason = reason
-        self.headers = headers          # [(name, value)] in wire order
-        self.body = body
-
-    def header(self, name):
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
-
-    @property
-    def is_ipp(self):
-        return (self.header("Content-Type") or "").lower() == "application/ipp"
-
-    def __repr__(self):
-        return "Response(%s %d, %r, %d body bytes)" % (
-            self.version, self.status, self.headers, len(self.body))
-
-
-def split_responses(data, methods=()):
-    """Every response in a server byte stream, interim 100s included, in order.
-
-    methods are the request methods in order, so answers to HEAD are read without a body;
-    once they run out every further response is taken as bodiless (cupsd 2.4 follows a
-    HEAD with a stray 404 header block).  Raises ValueError on anything malformed.
-    """
-    methods = list(methods)
-    responses = []
-    pos = 0
-    while pos < len(data):
-        end = data.find(b"\r\n\r\n", pos)
-        if end < 0:
-            raise ValueError("unterminated response head at %d" % pos)
-        lines = data[pos:end].decode("latin-1").split("\r\n")
-        version, status, reason = lines[0].split(" ", 2)
-        if version not in ("HTTP/1.0", "HTTP/1.1"):
-            raise ValueError("bad status line %r" % lines[0])
-        headers = []
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if not colon or not name or name != name.strip():
-                raise ValueError("bad header line %r" % line)
-            headers.append((name, value.strip()))
-        pos = end + 4
-        response = Response(version, int(status), reason, headers, b"")
-        responses.append(response)
-        if response.status == 100:
-            continue
-        method = methods.pop(0) if methods else "HEAD"
-        if method == "HEAD":
-            continue
-        if (response.header("Transfer-Encoding") or "").lower() == "chunked":
-            parts = []
-            while True:
-                line_end = data.index(b"\r\n", pos)
-                size = int(data[pos:line_end].split(b";")[0], 16)
-                pos = line_end + 2
-                if size == 0:
-                    pos = data.index(b"\r\n", pos) + 2      # no trailers in captures
-                    break
-                parts.append(data[pos:pos + size])
-                if data[pos + size:pos + size + 2] != b"\r\n":
-                    raise ValueError("chunk not followed by CRLF")
-                pos += size + 2
-            response.body = b"".join(parts)
-        else:
-            length = int(response.header("Content-Length") or 0)
-            response.body = data[pos:pos + length]
-            if len(response.body) != length:
-                raise ValueError("body shorter than its Content-Length")
-            pos += length
-    return responses
-
-
-def final_responses(data, methods=()):
-    return [r for r in split_responses(data, methods) if r.status != 100]
-
 
 # ── Every IPP body in the captures ───────────────────────────────────────────────────────
 

@@ -46,10 +46,11 @@ def run_fakecups(stdin, *args, timeout=20, env=None):
 
 
 class Response:
-    def __init__(self, status, reason, headers, body):
+    def __init__(self, version, status, reason, headers, body):
+        self.version = version
         self.status = status
         self.reason = reason
-        self.headers = headers          # [(name, value)] in order
+        self.headers = headers          # [(name, value)] in wire order
         self.body = body
 
     def header(self, name):
@@ -58,60 +59,72 @@ class Response:
                 return value
         return None
 
+    @property
+    def is_ipp(self):
+        return (self.header("Content-Type") or "").lower() == "application/ipp"
+
     def __repr__(self):
-        return "Response(%d %s, %d body bytes)" % (self.status, self.reason, len(self.body))
+        return "Response(%s %d, %r, %d body bytes)" % (
+            self.version, self.status, self.headers, len(self.body))
 
 
-def split_responses(data, head_only_indexes=()):
-    """Every HTTP/1.1 response in a server byte stream, interim 100s included.
+def split_responses(data, methods=()):
+    """Every response in a server byte stream, interim 100s included, in order.
 
-    Raises ValueError on anything malformed, so a broken stream fails the test.
+    methods are the request methods in order, so answers to HEAD are read without a body;
+    once they run out every further response is taken as bodiless (cupsd 2.4 follows a
+    HEAD with a stray 404 header block).  Raises ValueError on anything malformed.
     """
+    methods = list(methods)
     responses = []
     pos = 0
     while pos < len(data):
-        end = data.index(b"\r\n\r\n", pos)
+        end = data.find(b"\r\n\r\n", pos)
+        if end < 0:
+            raise ValueError("unterminated response head at %d" % pos)
         lines = data[pos:end].decode("latin-1").split("\r\n")
         version, status, reason = lines[0].split(" ", 2)
-        if version != "HTTP/1.1":
+        if version not in ("HTTP/1.0", "HTTP/1.1"):
             raise ValueError("bad status line %r" % lines[0])
         headers = []
         for line in lines[1:]:
             name, colon, value = line.partition(":")
-            if not colon or name != name.strip():
-                raise ValueError("bad header %r" % line)
+            if not colon or not name or name != name.strip():
+                raise ValueError("bad header line %r" % line)
             headers.append((name, value.strip()))
         pos = end + 4
-        response = Response(int(status), reason, headers, b"")
-        if response.status == 100 or len(responses) in head_only_indexes:
-            responses.append(response)
+        response = Response(version, int(status), reason, headers, b"")
+        responses.append(response)
+        if response.status == 100:
             continue
-        if response.header("Transfer-Encoding") == "chunked":
-            body = []
+        method = methods.pop(0) if methods else "HEAD"
+        if method == "HEAD":
+            continue
+        if (response.header("Transfer-Encoding") or "").lower() == "chunked":
+            parts = []
             while True:
                 line_end = data.index(b"\r\n", pos)
                 size = int(data[pos:line_end].split(b";")[0], 16)
                 pos = line_end + 2
                 if size == 0:
-                    pos = data.index(b"\r\n", pos) + 2
+                    pos = data.index(b"\r\n", pos) + 2      # no trailers in captures
                     break
-                body.append(data[pos:pos + size])
+                parts.append(data[pos:pos + size])
                 if data[pos + size:pos + size + 2] != b"\r\n":
                     raise ValueError("chunk not followed by CRLF")
                 pos += size + 2
-            response.body = b"".join(body)
+            response.body = b"".join(parts)
         else:
             length = int(response.header("Content-Length") or 0)
             response.body = data[pos:pos + length]
             if len(response.body) != length:
-                raise ValueError("body shorter than Content-Length")
+                raise ValueError("body shorter than its Content-Length")
             pos += length
-        responses.append(response)
     return responses
 
 
-def final_responses(data):
-    return [r for r in split_responses(data) if r.status != 100]
+def final_responses(data, methods=()):
+    return [r for r in split_responses(data, methods) if r.status != 100]
 
 
 def free_port():

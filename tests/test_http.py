@@ -17,7 +17,8 @@ from pathlib import Path
 
 import fakecups
 from fakecups import ClientGone, HttpError
-from tests._codec_support import CAPTURES, final_responses, split_responses
+from tests._codec_support import CAPTURES
+from tests.support import final_responses, split_responses
 
 MODES = ("bulk", "one-byte")
 
