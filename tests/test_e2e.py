@@ -321,7 +321,10 @@ class ListenerTestCase(unittest.TestCase):
     def client_env(self):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("CUPS_", "IPP_", "LC_", "LANG"))}
-        env.update(LC_ALL="C", HOME=self.home)
+        # CUPS_STATEDIR: libcups looks there for a local cupsd's certificate (certs/0) and,
+        # finding one, answers a 401 with "Local" logins over and over; the captures' clients
+        # found none.  An empty directory keeps a cupsd running on this machine out of it.
+        env.update(LC_ALL="C", HOME=self.home, CUPS_STATEDIR=self.home)
         return env
 
     def run_client(self, argv):

@@ -44,7 +44,7 @@ class HundredClients(unittest.TestCase):
             self.listener.communicate()
 
     def test_hundred_concurrent_lpstat(self):
-        env = dict(os.environ, LC_ALL="C", HOME=self.tmp)
+        env = dict(os.environ, LC_ALL="C", HOME=self.tmp, CUPS_STATEDIR=self.tmp)
         env.pop("CUPS_SERVER", None)
         command = ["lpstat", "-h", "127.0.0.1:%d" % self.port, "-v"]
         started = time.monotonic()

@@ -993,7 +993,7 @@ class PrinterListener(unittest.TestCase):
     def client_env(self):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("CUPS_", "IPP_", "LC_", "LANG"))}
-        env.update(LC_ALL="C", HOME=self.home)
+        env.update(LC_ALL="C", HOME=self.home, CUPS_STATEDIR=self.home)  # no local cupsd certs
         return env
 
     def run_client(self, *argv, stdin=None):
