@@ -60,7 +60,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 sys.path.insert(0, str(ROOT))               # so that it runs as a script too
-from tests.support import free_port, wait_for_port  # noqa: E402
+from tests.support import free_port, wait_for_port, which  # noqa: E402
 FAKECUPS = ROOT / "fakecups.py"
 TINY_PDF = TESTS / "captures" / "files" / "tiny.pdf"
 IPPTOOL_DIR = Path("/usr/share/cups/ipptool")
@@ -81,13 +81,6 @@ PROGRAMS = (("ipptool", "cups-ipp-utils"), ("ippeveprinter", "cups-ipp-utils"),
 
 RESULT_LINE = re.compile(r"^    (\S.*?)\s*\[(PASS|FAIL|SKIP)\]\s*$")
 DETAIL_LINE = re.compile(r"^        (.*)$")
-
-
-def which(program):
-    """Full path of a program, also looking in the sbin directories (ippeveprinter is there)."""
-    path = os.environ.get("PATH", os.defpath) + os.pathsep + "/usr/sbin:/sbin:/usr/local/sbin"
-    return shutil.which(program, path=path)
-
 
 def missing_programs():
     """['PROGRAM (apt-get install PACKAGE)', ...] for what is not installed."""

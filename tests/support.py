@@ -150,3 +150,25 @@ def wait_for_port(port, seconds=10.0, process=None):
         except OSError:
             time.sleep(0.05)
     return False
+
+
+# Which Debian package provides each program the tests drive (for skip reasons).
+PACKAGES = {
+    "lpstat": "cups-client", "lp": "cups-client", "cancel": "cups-client",
+    "lpoptions": "cups-client", "lpinfo": "cups-client", "lpadmin": "cups-client",
+    "lpq": "cups-bsd", "ipptool": "cups-ipp-utils", "ippeveprinter": "cups-ipp-utils",
+    "cupsd": "cups-daemon", "dbus-daemon": "dbus-daemon", "curl": "curl",
+    "systemd-socket-activate": "systemd",
+}
+
+
+def which(program):
+    """Full path of a program, also looking in the sbin directories (lpinfo, cupsd and
+    ippeveprinter live there), or None."""
+    import shutil
+    path = os.environ.get("PATH", os.defpath) + os.pathsep + "/usr/sbin:/sbin:/usr/local/sbin"
+    return shutil.which(program, path=path)
+
+
+def missing_reason(program):
+    return "%s not installed (apt-get install %s)" % (program, PACKAGES.get(program, program))

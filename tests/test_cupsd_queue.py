@@ -39,24 +39,14 @@ import unittest
 import urllib.error
 import urllib.request
 from pathlib import Path
-from tests.support import free_port, wait_for_port
+from tests.support import free_port, missing_reason, wait_for_port, which
 
 TESTS = Path(__file__).resolve().parent
 FAKECUPS = TESTS.parent / "fakecups.py"
 TINY_PDF = TESTS / "captures" / "files" / "tiny.pdf"
-
-PACKAGES = {"cupsd": "cups-daemon", "lpadmin": "cups-client", "lp": "cups-client",
-            "lpstat": "cups-client",
-            "systemd-socket-activate": "systemd"}
 START_TIMEOUT = 15        # seconds cupsd and the listener may take to accept connections
 COMMAND_TIMEOUT = 60      # seconds lpadmin / lp may run
 JOB_TIMEOUT = 60          # seconds for the job to reach fakecups's spool
-
-
-def which(program):
-    path = os.environ.get("PATH", os.defpath) + os.pathsep + "/usr/sbin:/sbin:/usr/local/sbin"
-    return shutil.which(program, path=path)
-
 
 def stop(proc):
     if proc is None or proc.poll() is not None:
@@ -72,7 +62,7 @@ def stop(proc):
 def _missing():
     for program in ("cupsd", "lpadmin", "lp", "lpstat", "systemd-socket-activate"):
         if which(program) is None:
-            return "%s not installed (apt-get install %s)" % (program, PACKAGES[program])
+            return missing_reason(program)
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("lp")

@@ -28,7 +28,7 @@ import tempfile
 import time
 import unittest
 from pathlib import Path
-from tests.support import free_port
+from tests.support import free_port, missing_reason, which
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -40,14 +40,6 @@ CAPTURE_HOST = "127.0.0.1:9631"
 COMMAND_TIMEOUT = 20          # seconds a client may run before the test gives up on it
 MAX_WALL_TIME = 1.0           # seconds a client may take against fakecups
 RECORD_WAIT = 2.0             # seconds to wait for the server processes' records
-
-# Which Debian package provides each program (for the skip reasons).
-PACKAGES = {
-    "lpstat": "cups-client", "lp": "cups-client", "cancel": "cups-client",
-    "lpoptions": "cups-client", "lpinfo": "cups-client", "lpq": "cups-bsd",
-    "ipptool": "cups-ipp-utils", "curl": "curl",
-    "systemd-socket-activate": "systemd",
-}
 CUPS_CLIENTS = ("lpstat", "lp", "lpq", "cancel", "lpoptions", "lpinfo", "ipptool")
 
 # Where fakecups.py is believed to differ from the real cupsd: (scenario, check) -> why.
@@ -73,18 +65,6 @@ IPPTOOL_VOLATILE = re.compile(
     r"request-id|\b\d+(\.\d+)?\s*(ms|msec|sec|seconds)\b|date-time|printer-up-time|time-at-",
     re.I)
 IPPTOOL_STATUS = re.compile(r"\[(PASS|FAIL|SKIP)\]\s*$|^\s*status-code = |^(PASS|FAIL)\b")
-
-
-def which(program):
-    """Full path of a program, also looking in the sbin directories (lpinfo lives there)."""
-    path = os.environ.get("PATH", os.defpath) + os.pathsep + "/usr/sbin:/sbin:/usr/local/sbin"
-    return shutil.which(program, path=path)
-
-
-def missing_reason(program):
-    return "%s not installed (apt-get install %s)" % (program, PACKAGES.get(program, program))
-
-
 def scenarios():
     """(name, meta) for every captured command of the empty state, sorted by name."""
     found = []

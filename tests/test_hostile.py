@@ -701,7 +701,7 @@ class Mutations(Invariants):
             self.assertEqual(outcome.statuses, [413])
 
     def test_attributes_just_over_the_limit_get_413(self):
-        # BUG: read_ipp() only compares the size with MAX_IPP_ATTRIBUTE_BYTES when a decode
+        # Once a bug (fixed): read_ipp() only compares the size with MAX_IPP_ATTRIBUTE_BYTES when a decode
         # attempt (at doubling sizes) raises Truncated; the final decode after the body ends
         # has no check.  A 4.5 MiB attribute block (157 text values of 30,000 bytes, valid,
         # with end-of-attributes) is decoded and answered HTTP 200 (the same block without
@@ -994,7 +994,7 @@ class HandMade(Invariants):
             self.assertIsNone(CONTROL.search(text), text)
 
     def test_password_not_logged_when_a_later_header_is_bad(self):
-        # BUG: serve_request() redacts Authorization only after read_request_head() returns.
+        # Once a bug (fixed): serve_request() redacts Authorization only after read_request_head() returns.
         # When a header after Authorization is malformed (here "Bad header" with no colon),
         # read_request_head raises HttpError(400) with the raw headers already in head.headers,
         # and the record logs `["Authorization","Basic YWxpY2U6aHVudGVyMi1TM2NyM3Q="]`.
@@ -1005,7 +1005,7 @@ class HandMade(Invariants):
             self.assert_no_secret(self.serve(data, fmt), token)
 
     def test_password_not_logged_when_headers_are_too_many(self):
-        # BUG: same as above, through the 431 path: Authorization, then 100 more headers.
+        # Once a bug (fixed): same as above, through the 431 path: Authorization, then 100 more headers.
         token = self.basic()
         data = get(headers=["Host: x", "Authorization: Basic " + token]
                    + ["X-%d: v" % i for i in range(100)])
@@ -1014,7 +1014,7 @@ class HandMade(Invariants):
         self.assert_no_secret(outcome, token)
 
     def test_password_not_logged_when_client_hangs_up_in_the_headers(self):
-        # BUG: same again through ClientGone: the client sends Authorization and then closes
+        # Once a bug (fixed): same again through ClientGone: the client sends Authorization and then closes
         # (or stalls until the idle timeout, or SIGTERM arrives) before the blank line; the
         # record of the unfinished request holds the Authorization header unredacted.
         token = self.basic()
@@ -1023,7 +1023,7 @@ class HandMade(Invariants):
             self.assert_no_secret(self.serve(data, fmt), token)
 
     def test_password_not_logged_with_a_tab_after_the_scheme(self):
-        # BUG: parse_authorization() and _redact() split the value on " " only.  With
+        # Once a bug (fixed): parse_authorization() and _redact() split the value on " " only.  With
         # "Authorization: Basic<TAB>YWxp..." the whole value is taken for the scheme: the
         # header is logged as "Basic\tYWxp... [redacted]" and auth.scheme as "Basic\tYWxp...",
         # so the base64 of user:password is in the log.  Expected: nothing after the first
@@ -1041,7 +1041,7 @@ class HandMade(Invariants):
         self.assertEqual(self.serve(data, "json").statuses, [401])
 
     def test_job_uri_with_a_superscript_digit(self):
-        # BUG: the same _atoi() in the persona: Cancel-Job with job-uri "ipp://x/jobs/1²" makes
+        # Once a bug (fixed): the same _atoi() in the persona: Cancel-Job with job-uri "ipp://x/jobs/1²" makes
         # _job_operation call int("1²"), answered HTTP 500 "internal error: ValueError".
         # Expected: HTTP 200, IPP client-error-not-found "Job #1 does not exist.".
         data = [d for n, d, _, _ in http_table() if n == "job-uri with superscript digits"][0]
@@ -1054,7 +1054,7 @@ class HandMade(Invariants):
                                    + attr(0x21, b"", bytes(4)) + attr(0x37, b"", b"")))
 
     def test_collection_member_names_escaped(self):
-        # BUG: _plain() turns a collection into {member name: values} without escape() on the
+        # Once a bug (fixed): _plain() turns a collection into {member name: values} without escape() on the
         # member name.  A memberAttrName of "\x1b[2J\r\nFAKE LOG LINE" is written by to_json
         # as "\u001b[2J\r\nFAKE LOG LINE", so json.loads hands the raw ESC, CR and LF to
         # whoever reads the record (every other client string arrives as "\\x1b[2J...").
@@ -1063,7 +1063,7 @@ class HandMade(Invariants):
         self.assertEqual(outcome.statuses, [200])
 
     def test_collection_member_names_with_bad_utf8(self):
-        # BUG: same cause: a memberAttrName with invalid UTF-8 (b"m\xff\x85") is kept as
+        # Once a bug (fixed): same cause: a memberAttrName with invalid UTF-8 (b"m\xff\x85") is kept as
         # surrogate escapes and written back as the raw bytes 0xFF 0x85, so the JSON line is
         # not UTF-8 (json.loads on it fails) and the text log holds a raw 0x85 byte.
         # Expected: "m\\xff\\x85", as escape() renders bad UTF-8 everywhere else.
@@ -1125,7 +1125,7 @@ class InProcessFaults(Invariants):
                         self.assertIn("timeout", outcome.log_text())
 
     def test_json_records_a_timeout_after_an_answered_request(self):
-        # BUG: when a keep-alive connection has answered a request and the client then stalls
+        # Once a bug (fixed): when a keep-alive connection has answered a request and the client then stalls
         # inside the next request line (here "GET /x" with no line end), the timeout goes to
         # connection.error, but Recorder.connection_done() writes the JSON connection record
         # only when there were no exchanges, so the JSON log never says the connection ended
@@ -1514,7 +1514,7 @@ class RealSockets(Invariants):
         self.check_log(outcome)
 
     def test_sigterm_while_lingering_after_an_error(self):
-        # BUG: after an error answer on a socket, serve_stdio() calls linger() (half-close, drain
+        # Once a bug (fixed): after an error answer on a socket, serve_stdio() calls linger() (half-close, drain
         # for up to 2 s) outside serve_connection's Terminated handling.  A SIGTERM in that
         # window (client sent "GET /../ HTTP/1.1", got its 403 and keeps the connection open)
         # raises Terminated out of serve_stdio into main()'s last guard, which syslogs

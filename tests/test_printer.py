@@ -34,7 +34,7 @@ from pathlib import Path
 
 import fakecups as F
 from tests import _codec_support
-from tests.support import free_port
+from tests.support import free_port, missing_reason, which
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -898,9 +898,6 @@ class RecordedClientsAgainstThePersona(unittest.TestCase):
 
 
 # ── End to end: real CUPS clients through systemd-socket-activate ───────────────────────
-
-PACKAGES = {"lp": "cups-client", "lpstat": "cups-client", "cancel": "cups-client",
-            "lpq": "cups-bsd", "ipptool": "cups-ipp-utils", "systemd-socket-activate": "systemd"}
 COMMAND_TIMEOUT = 30
 SSA_LINE = re.compile(
     r"^(Listening on \S+ as \d+\.|Communication attempt on fd \d+\.|Connection from \S+ to \S+"
@@ -908,17 +905,6 @@ SSA_LINE = re.compile(
 SSA_SPAWNED = re.compile(r"^Spawned .* as PID (\d+)\.$", re.M)
 SSA_DIED = re.compile(r"^Child (\d+) died with (\w+) (\S+)$", re.M)
 REQUEST_ID = re.compile(r"^request id is office-(\d+) \((\d+) file\(s\)\)$")
-
-
-def which(program):
-    path = os.environ.get("PATH", os.defpath) + os.pathsep + "/usr/sbin:/sbin:/usr/local/sbin"
-    return shutil.which(program, path=path)
-
-
-def missing_reason(program):
-    return "%s not installed (apt-get install %s)" % (program, PACKAGES.get(program, program))
-
-
 class PrinterListener(unittest.TestCase):
     """One `systemd-socket-activate --inetd -a` listener per class running the printer
     persona "office"; its spool and JSON log live in a temporary directory."""
