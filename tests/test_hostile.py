@@ -38,7 +38,8 @@ import unittest
 from unittest import mock
 
 import fakecups
-from tests.support import CAPTURES, FAKECUPS, run_fakecups
+from tests.support import (CAPTURES, FAKECUPS, reframe, run_fakecups, serve_in_process,
+                           split_requests, split_responses)
 
 SEED = 1234
 FORMATS = ("json", "text", "classic")
@@ -48,8 +49,6 @@ IN_PROCESS_IDLE = 2.0
 CASE_SECONDS = 5.0                  # an in-process case that takes longer has hung somewhere
 # Control characters as the logs must never hold them (as characters, after UTF-8 decoding).
 CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
-STATUS_LINE = re.compile(rb"(HTTP/1\.[01]) ([1-5][0-9][0-9]) ([\x20-\x7e]+)\Z")
 SECRET_PASSWORD = "hunter2-S3cr3t"
 TLS_CLIENT_HELLO = bytes.fromhex(
     "16030100f8010000f40303") + bytes(range(32)) + bytes.fromhex(
@@ -58,60 +57,20 @@ TLS_CLIENT_HELLO = bytes.fromhex(
 
 # ── Building requests ────────────────────────────────────────────────────────────────────
 
-def split_requests(stream):
-    """[(head lines as str, body bytes)] for each request in a captured client stream;
-    chunked bodies are de-chunked (they are re-framed with Content-Length)."""
-    requests = []
-    pos = 0
-    while pos < len(stream):
-        end = stream.index(b"\r\n\r\n", pos)
-        lines = stream[pos:end].decode("latin-1").split("\r\n")
-        pos = end + 4
-        fields = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            fields[name.strip().lower()] = value.strip()
-        if fields.get("transfer-encoding", "").lower() == "chunked":
-            parts = []
-            while True:
-                line_end = stream.index(b"\r\n", pos)
-                size = int(stream[pos:line_end].split(b";")[0], 16)
-                pos = line_end + 2
-                if size == 0:
-                    pos = stream.index(b"\r\n", pos) + 2
-                    break
-                parts.append(stream[pos:pos + size])
-                pos += size + 2
-            body = b"".join(parts)
-        else:
-            length = int(fields.get("content-length", "0"))
-            body = stream[pos:pos + length]
-            pos += length
-        requests.append((lines, body))
-    return requests
-
-
 def captured_requests():
     """Every request of tests/captures/{empty,printer}/*/*client.bin, duplicates dropped."""
     seen = set()
     found = []
     for state in ("empty", "printer"):
         for client in sorted((CAPTURES / state).glob("*/*client.bin")):
-            for lines, body in split_requests(client.read_bytes()):
-                key = (lines[0], body)
+            for request in split_requests(client.read_bytes()):
+                key = (request.lines[0], request.body)
                 if key in seen:
                     continue
                 seen.add(key)
-                found.append(("%s/%s" % (client.parent.name, client.name), lines, body))
+                found.append(("%s/%s" % (client.parent.name, client.name), request.lines,
+                              request.body))
     return found
-
-
-def reframe(lines, body):
-    """The request with its body, Content-Length set to the body's size."""
-    kept = [line for line in lines
-            if line.split(":", 1)[0].strip().lower() not in ("content-length", "transfer-encoding")]
-    kept.insert(1, "Content-Length: %d" % len(body))
-    return ("\r\n".join(kept) + "\r\n\r\n").encode("latin-1") + body
 
 
 def ipp_post(body, target="/", extra=()):
@@ -188,65 +147,10 @@ def nested_collection(depth):
 
 # ── Checking ─────────────────────────────────────────────────────────────────────────────
 
-class Response:
-    def __init__(self, version, status, reason, headers, body):
-        self.version = version
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.body = body
-
-    def header(self, name):
-        values = [v for k, v in self.headers if k.lower() == name.lower()]
-        return values[-1] if values else None
-
-    def __repr__(self):
-        return "<%s %d %s>" % (self.version, self.status, self.reason)
-
-
-def parse_http_stream(data, head_indexes=()):
-    """Every response in a server byte stream, strictly; AssertionError on anything else.
-    head_indexes: which final answers (counted from 0) answer HEAD and so carry no body."""
-    responses = []
-    finals = 0
-    pos = 0
-    while pos < len(data):
-        end = data.find(b"\r\n\r\n", pos)
-        if end < 0:
-            raise AssertionError("response head without an end at byte %d: %r" % (pos, data[pos:pos + 80]))
-        lines = data[pos:end].split(b"\r\n")
-        match = STATUS_LINE.match(lines[0])
-        if not match:
-            raise AssertionError("bad status line %r" % lines[0])
-        headers = []
-        for line in lines[1:]:
-            name, colon, value = line.partition(b":")
-            if not colon or not TOKEN.match(name):
-                raise AssertionError("bad header line %r" % line)
-            if re.search(rb"[\x00-\x08\x0a-\x1f\x7f]", value):
-                raise AssertionError("control byte in header value %r" % line)
-            headers.append((name.decode(), value.strip().decode("latin-1")))
-        response = Response(match.group(1).decode(), int(match.group(2)), match.group(3).decode(),
-                            headers, b"")
-        pos = end + 4
-        if response.status == 100:
-            responses.append(response)
-            continue
-        if response.header("Transfer-Encoding") is not None:
-            raise AssertionError("fakecups never sends a coded body: %r" % headers)
-        length = response.header("Content-Length")
-        if length is None or not length.isdigit():
-            raise AssertionError("final answer without a valid Content-Length: %r" % headers)
-        if finals not in head_indexes:
-            response.body = data[pos:pos + int(length)]
-            if len(response.body) != int(length):
-                raise AssertionError("body shorter than Content-Length %s" % length)
-            pos += int(length)
-        finals += 1
-        responses.append(response)
-    if responses and responses[-1].status == 100:
-        raise AssertionError("100 Continue with no final answer after it")
-    return responses
+def parse_http_stream(data, methods=()):
+    """Every response in fakecups' output, strictly (support.split_responses, strict);
+    methods: the requests' methods, so that answers to HEAD are read without a body."""
+    return split_responses(data, methods, strict=True, then="GET")
 
 
 def control_strings(value, found=None):
@@ -263,6 +167,11 @@ def control_strings(value, found=None):
         for item in value:
             control_strings(item, found)
     return found
+
+
+def answered_methods(records):
+    """The methods of the requests that got an answer, from JSON records, in order."""
+    return [r["method"] for r in records if r["response"]["http_status"] is not None]
 
 
 class Outcome:
@@ -306,48 +215,36 @@ class Invariants(unittest.TestCase):
     def new_log_path(self):
         return os.path.join(self.tmp, "log-%d" % next(_log_numbers))
 
-    def serve(self, data, fmt="json", config=None, http=True, head_indexes=None,
+    def serve(self, data, fmt="json", config=None, http=True, methods=None,
               recv_size=None, recorder_args=()):
         """Run serve_connection on data in-process; check the invariant; return the Outcome."""
         config = config or fakecups.Config(idle_timeout=IN_PROCESS_IDLE,
                                            header_timeout=2 * IN_PROCESS_IDLE)
-        path = self.new_log_path()
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         stream = io.BytesIO(data)
         recv = stream.read if recv_size is None else (lambda size: stream.read(min(size, recv_size)))
-        sent = []
+        reader = fakecups.ByteReader(recv, None, config.idle_timeout)
+        start = time.monotonic()
         try:
-            recorder = fakecups.Recorder(fmt, fd, path, *recorder_args)
-            connection = fakecups.ConnectionRecord(time.time(), "-", 1)
-            reader = fakecups.ByteReader(recv, None, config.idle_timeout)
-            start = time.monotonic()
-            try:
-                fakecups.serve_connection(reader, sent.append, connection, config, recorder)
-            except BaseException as error:      # must never happen, whatever the input
-                self.fail("serve_connection raised %s: %s" % (type(error).__name__, error))
-            self.assertLess(time.monotonic() - start, CASE_SECONDS, "connection did not end")
-        finally:
-            os.close(fd)
-        with open(path, "rb") as log:
-            logged = log.read()
-        os.unlink(path)
+            sent, logged = serve_in_process(reader, config, fmt, recorder_args)
+        except BaseException as error:      # must never happen, whatever the input
+            self.fail("serve_connection raised %s: %s" % (type(error).__name__, error))
+        self.assertLess(time.monotonic() - start, CASE_SECONDS, "connection did not end")
         outcome = Outcome(b"".join(sent), logged, fmt)
-        self.check(outcome, http, head_indexes)
+        self.check(outcome, http, methods)
         return outcome
 
-    def check(self, outcome, http=True, head_indexes=None, connections=1):
+    def check(self, outcome, http=True, methods=None, connections=1):
         """The invariant on one connection's output and log."""
         self.assertNotIn(b"Traceback", outcome.out)
         self.assertNotIn(b"Traceback", outcome.log)
         self.check_log(outcome, connections)
         if not http:
             self.assertEqual(outcome.out, b"", "an answer to something that is not HTTP")
-        if head_indexes is None and outcome.format == "json":
-            answered = [r for r in outcome.records if r["response"]["http_status"] is not None]
-            head_indexes = {i for i, r in enumerate(answered) if r["method"] == "HEAD"}
+        if methods is None and outcome.format == "json":
+            methods = answered_methods(outcome.records)
         try:
-            outcome.responses = parse_http_stream(outcome.out, head_indexes or ())
-        except AssertionError as error:
+            outcome.responses = parse_http_stream(outcome.out, methods or ())
+        except ValueError as error:
             self.fail("%s in %r" % (error, outcome.out[:600]))
         finals = outcome.finals
         for index, response in enumerate(finals):
@@ -394,13 +291,13 @@ class Invariants(unittest.TestCase):
                 match and match.group(), outcome.format,
                 match and text[max(0, match.start() - 80):match.start() + 40]))
 
-    def check_process(self, result, log_path, fmt, http=True, head_indexes=None):
+    def check_process(self, result, log_path, fmt, http=True, methods=None):
         """The invariant on a finished subprocess (CompletedProcess) and its log file."""
         self.assertEqual(result.stderr, b"", "fakecups wrote to stderr")
         self.assertEqual(result.returncode, 0)
         with open(log_path, "rb") as log:
             outcome = Outcome(result.stdout, log.read(), fmt)
-        self.check(outcome, http, head_indexes)
+        self.check(outcome, http, methods)
         return outcome
 
 
@@ -591,9 +488,8 @@ class Mutations(Invariants):
                 outcome = self.serve(data, "json")
                 self.judge(outcome, body, expect)
                 # Every case in the other two formats too, with reads of odd sizes.
-                answered = [r for r in outcome.records if r["response"]["http_status"] is not None]
-                heads = {i for i, r in enumerate(answered) if r["method"] == "HEAD"}
-                other = self.serve(data, FORMATS[1 + number % 2], head_indexes=heads,
+                other = self.serve(data, FORMATS[1 + number % 2],
+                                   methods=answered_methods(outcome.records),
                                    recv_size=(number % 13) + 1 if len(data) < 20000 else None)
                 self.assertEqual(other.statuses, outcome.statuses)
 
@@ -666,9 +562,8 @@ class Mutations(Invariants):
                 data = ipp_post(b"".join(parts), rng.choice(("/", "/admin/", "/printers/x", "/jobs/")))
             with self.subTest(number=number, data=data[:200]):
                 outcome = self.serve(data, "json")
-                answered = [r for r in outcome.records if r["response"]["http_status"] is not None]
-                heads = {i for i, r in enumerate(answered) if r["method"] == "HEAD"}
-                other = self.serve(data, FORMATS[1 + number % 2], head_indexes=heads)
+                other = self.serve(data, FORMATS[1 + number % 2],
+                                   methods=answered_methods(outcome.records))
                 self.assertEqual(other.statuses, outcome.statuses)
                 self.assertNotIn(SECRET_PASSWORD.encode(), outcome.log + other.log)
 
@@ -714,7 +609,7 @@ class Mutations(Invariants):
         self.assertEqual(self.serve(ipp_post(body), "json").statuses, [413])
 
     def test_pipelined_captures_answered_in_order(self):
-        requests = [(None, lines, body) for lines, body in split_requests(
+        requests = [(None, r.lines, r.body) for r in split_requests(
             (CAPTURES / "empty" / "lpstat-p-d" / "client.bin").read_bytes())]
         self.assertGreaterEqual(len(requests), 4)
         data = b"".join(reframe(lines, body) for _, lines, body in requests)
@@ -844,8 +739,8 @@ def http_table():
         ("CONNECT", b"CONNECT localhost:631 HTTP/1.1\r\nHost: x\r\n\r\n", [403], {}),
         ("PUT", get(method="PUT", headers=("Host: x", "Content-Length: 1")) + b"x", [403], {}),
         ("TRACE with escapes", get("/\x1b[2J", method="TRACE"), [501], {}),
-        ("HEAD /", get(method="HEAD"), [200], {"head_indexes": {0}}),
-        ("HEAD of a missing page", get("/nope", method="HEAD"), [404], {"head_indexes": {0}}),
+        ("HEAD /", get(method="HEAD"), [200], {"methods": ["HEAD"]}),
+        ("HEAD of a missing page", get("/nope", method="HEAD"), [404], {"methods": ["HEAD"]}),
         ("Expect: 200-foo", get(method="POST", headers=("Host: x", "Expect: 200-foo",
                                                         "Content-Length: 0")), [417], {}),
         ("Expect: 100-continue", ipp_post(valid_ipp, extra=("Expect: 100-continue",)), [200], {}),
@@ -928,7 +823,7 @@ class HandMade(Invariants):
             for fmt in FORMATS:
                 with self.subTest(case=name, format=fmt):
                     outcome = self.serve(data, fmt, config, options.get("http", True),
-                                         options.get("head_indexes"))
+                                         options.get("methods"))
                     if statuses is not None:
                         self.assertEqual(outcome.statuses, statuses)
                     if fmt == "text":
@@ -1242,7 +1137,7 @@ class Subprocesses(Invariants):
                     args += ["--max-body-bytes", str(options["config"]["max_body_bytes"])]
                 result = run_fakecups(data, *args, timeout=15)
                 outcome = self.check_process(result, log, fmt, options.get("http", True),
-                                             options.get("head_indexes"))
+                                             options.get("methods"))
                 if statuses is not None:
                     self.assertEqual(outcome.statuses, statuses)
 

@@ -10,15 +10,12 @@ import calendar
 import email.utils
 import io
 import json
-import os
-import tempfile
 import unittest
 from pathlib import Path
 
 import fakecups
 from fakecups import ClientGone, HttpError
-from tests._codec_support import CAPTURES
-from tests.support import final_responses, split_responses
+from tests.support import CAPTURES, final_responses, serve_in_process, split_responses
 
 MODES = ("bulk", "one-byte")
 
@@ -620,20 +617,9 @@ class ServeConnection(unittest.TestCase):
 
     def serve(self, data, mode="bulk", wait=None, **options):
         """Run one connection over data; returns (bytes of every send, [sends], [records])."""
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "log")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                config = fakecups.Config(clock=lambda: 1e9, **options)   # real monotonic, as the reader's
-                recorder = fakecups.Recorder("json", fd, "x")
-                connection = fakecups.ConnectionRecord(1e9, "-", 1)
-                sends = []
-                fakecups.serve_connection(reader_for(data, mode, wait), sends.append, connection,
-                                          config, recorder)
-            finally:
-                os.close(fd)
-            with open(path, encoding="utf-8") as log:
-                records = [json.loads(line) for line in log]
+        config = fakecups.Config(clock=lambda: 1e9, **options)   # real monotonic, as the reader's
+        sends, log = serve_in_process(reader_for(data, mode, wait), config, started=1e9)
+        records = [json.loads(line) for line in log.decode("utf-8").splitlines()]
         return b"".join(sends), sends, records
 
     def test_lpstat_v_keep_alive_three_answers(self):
@@ -795,7 +781,7 @@ class ContinueWhenTheClientWaits(unittest.TestCase):
 
     CAPTURE = Path(__file__).parent / "captures" / "empty" / "ipptool-print-job" / "client.bin"
 
-    def run_client(self, first, later):
+    def scripted_client(self, first, later):
         parts, pending, sends = [first], [later], []
 
         def wait(seconds):
@@ -820,12 +806,12 @@ class ContinueWhenTheClientWaits(unittest.TestCase):
         head_end = data.index(b"\r\n\r\n") + 4
         size_end = data.index(b"\r\n", head_end)
         first_chunk_end = size_end + 2 + int(data[head_end:size_end], 16) + 2
-        sends = self.run_client(data[:first_chunk_end], data[first_chunk_end:])
+        sends = self.scripted_client(data[:first_chunk_end], data[first_chunk_end:])
         self.assertEqual(sends[0], fakecups.CONTINUE)
         self.assertTrue(sends[1].startswith(b"HTTP/1.1 200 OK\r\n"), sends[1][:40])
         self.assertEqual(len(sends), 2)
 
     def test_eager_client_gets_one_write(self):
-        sends = self.run_client(self.CAPTURE.read_bytes(), b"")
+        sends = self.scripted_client(self.CAPTURE.read_bytes(), b"")
         self.assertEqual(len(sends), 1)
         self.assertTrue(sends[0].startswith(fakecups.CONTINUE + b"HTTP/1.1 200 OK\r\n"))

@@ -11,9 +11,9 @@ import unittest
 
 import fakecups
 from fakecups import Attribute, Group, Message, ParseError, Truncated
-from tests._codec_support import (CAPTURES, FILES, capture_streams, final_responses,
-                                  ipp_request_bodies, ipp_response_bodies, parse_ipp_txt,
-                                  show_values, split_requests)
+from tests.support import (CAPTURES, FILES, capture_streams, final_responses,
+                           ipp_request_bodies, ipp_response_bodies, parse_ipp_txt,
+                           show_values, split_requests)
 
 
 # ── Hand-made IPP bytes, one wire item at a time (RFC 8010 section 3) ───────────────────
@@ -132,7 +132,7 @@ def captured_requests(scenario):
 
 def captured_ipp_responses(scenario):
     folder = CAPTURES / scenario
-    methods = [r.head.method for r in split_requests((folder / "client.bin").read_bytes())]
+    methods = [r.method for r in split_requests((folder / "client.bin").read_bytes())]
     return [r for r in final_responses((folder / "server.bin").read_bytes(), methods) if r.is_ipp]
 
 
@@ -209,7 +209,7 @@ class CapturedRequests(CodecCase):
                 continue
             expected = parse_ipp_txt(txt)
             requests = split_requests(client)
-            methods = [r.head.method for r in requests]
+            methods = [r.method for r in requests]
             got = {">>>": [r.body for r in requests if r.is_ipp],
                    "<<<": [r.body for r in final_responses(server, methods) if r.is_ipp]}
             for direction in (">>>", "<<<"):

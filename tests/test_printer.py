@@ -33,8 +33,7 @@ import unittest
 from pathlib import Path
 
 import fakecups as F
-from tests import _codec_support
-from tests.support import free_port, missing_reason, which
+from tests.support import final_responses, free_port, missing_reason, split_requests, which
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -806,10 +805,10 @@ class RecordedClientsAgainstThePersona(unittest.TestCase):
             connection = F.ConnectionRecord(time.time(), "127.0.0.1:50000", os.getpid())
             F.serve_connection(reader, sent.append, connection, F.Config(persona=persona),
                                _NoRecords())
-            requests = _codec_support.split_requests(client)
-            methods = [r.head.method for r in requests]
-            responses = _codec_support.final_responses(b"".join(sent), methods)
-            real = _codec_support.final_responses((folder / "server.bin").read_bytes(), methods)
+            requests = split_requests(client)
+            methods = [r.method for r in requests]
+            responses = final_responses(b"".join(sent), methods)
+            real = final_responses((folder / "server.bin").read_bytes(), methods)
             cls.results.append((name, meta, requests, responses, real, connection))
 
     def test_recorded_order(self):
