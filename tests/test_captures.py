@@ -1,6 +1,7 @@
 """Golden tests: every captured client byte stream, piped through fakecups.py as xinetd
 would, must be answered as the real empty cupsd answered it (tests/captures/*/server.bin)."""
 
+import hashlib
 import json
 import os
 import re
@@ -8,8 +9,9 @@ import tempfile
 import unittest
 
 import fakecups
-from tests.support import (CAPTURES, connection_files, final_responses, meta, run_fakecups,
-                           scenarios, split_responses)
+from tests.support import (CAPTURES, connection_files, final_responses, meta, parse_ipp_txt,
+                           run_fakecups, run_fakecups_logged, scenarios, split_requests,
+                           split_responses)
 
 # Headers whose values differ by nature (time, cookies); their presence and order still count.
 VOLATILE = {"date", "last-modified", "set-cookie"}
@@ -17,7 +19,7 @@ VOLATILE = {"date", "last-modified", "set-cookie"}
 
 def request_methods(client):
     """The methods of the requests in a client stream, in order (HEAD answers have no body)."""
-    return [m.decode() for m in re.findall(rb"(GET|HEAD|POST|OPTIONS) \S+ HTTP/1\.[01]\r\n", client)]
+    return [request.method for request in split_requests(client)]
 
 
 class EmptyStateGolden(unittest.TestCase):
@@ -26,10 +28,7 @@ class EmptyStateGolden(unittest.TestCase):
     maxDiff = None
 
     def serve(self, client, *args):
-        with tempfile.TemporaryDirectory() as tmp:
-            log = os.path.join(tmp, "log")
-            result = run_fakecups(client, "--log", log, "--format", "json", *args)
-            records = [json.loads(line) for line in open(log)] if os.path.exists(log) else []
+        result, records = run_fakecups_logged(client, *args)
         self.assertEqual(result.returncode, 0)
         self.assertEqual(result.stderr, b"", "fakecups wrote to stderr")
         return result.stdout, records
@@ -75,7 +74,7 @@ class EmptyStateGolden(unittest.TestCase):
 
     def compare_records(self, expected_ops, records):
         requests = [r for r in records if r["request"] is not None]
-        self.assertEqual(len(requests), len(expected_ops) or len(requests))
+        self.assertEqual(len(requests), len(expected_ops))
         for record, op in zip(requests, expected_ops):
             self.assertEqual(record["request"], op["request"])
             if op["operation"] is None:
@@ -100,19 +99,25 @@ class PrinterCapturesAgainstEmpty(unittest.TestCase):
     def test_each_request_answered(self):
         for name, folder in scenarios("printer"):
             operations = meta(folder)["ipp_operations"]
-            answers = []
-            for client, _ in connection_files(folder):
+            for number, (client, _) in enumerate(connection_files(folder), 1):
+                methods = request_methods(client)
                 result = run_fakecups(client, "--log", os.devnull)
                 self.assertEqual(result.stderr, b"")
-                answers.extend(final_responses(result.stdout, request_methods(client)))
-            with self.subTest(scenario=name):
-                # 401 ends a connection, so a connection stops answering after one.
-                self.assertLessEqual(len(answers), len(operations) or 1)
-                self.assertGreater(len(answers), 0)
-                for answer in answers:
-                    if answer.header("Content-Type") == "application/ipp":
-                        message = fakecups.decode_message(answer.body)
-                        self.assertEqual(message.groups[0].attributes[0].name, "attributes-charset")
+                answers = final_responses(result.stdout, methods)
+                with self.subTest(scenario=name, connection=number):
+                    self.assertEqual(len(methods), len([op for op in operations
+                                                        if op["conn"] == number]))
+                    # One final answer per request, up to the first that closes the
+                    # connection (a 401 does): nothing after it, nothing missing before it.
+                    closing = [index for index, answer in enumerate(answers)
+                               if (answer.header("Connection") or "").lower() == "close"]
+                    self.assertEqual(len(answers), closing[0] + 1 if closing else len(methods))
+                    self.assertGreater(len(answers), 0)
+                    for answer in answers:
+                        if answer.header("Content-Type") == "application/ipp":
+                            message = fakecups.decode_message(answer.body)
+                            self.assertEqual(message.groups[0].attributes[0].name,
+                                             "attributes-charset")
 
 
 class DecodeOption(unittest.TestCase):
@@ -128,7 +133,6 @@ class DecodeOption(unittest.TestCase):
         self.assertEqual(ipp["operation"], "Print-Job")
         document = (CAPTURES / "files" / "somefile.txt").read_bytes()
         self.assertEqual(ipp["document_bytes"], len(document))
-        import hashlib
         self.assertEqual(ipp["document_sha256"], hashlib.sha256(document).hexdigest())
         names = [a["name"] for g in ipp["groups"] for a in g["attributes"]]
         self.assertEqual(names, ["attributes-charset", "attributes-natural-language",
@@ -138,7 +142,6 @@ class DecodeOption(unittest.TestCase):
     def test_document_digest_small_and_large(self):
         """The captured Print-Job's attributes with documents either side of the size where
         the digest changes hands (DocumentDigest.SWITCH_AT): size and sha256 stay exact."""
-        import hashlib
         capture = (CAPTURES / "empty" / "ipptool-print-job" / "client.bin").read_bytes()
         head, _, chunked = capture.partition(b"\r\n\r\n")
         size_line, _, rest = chunked.partition(b"\r\n")
@@ -160,12 +163,33 @@ class DecodeOption(unittest.TestCase):
                                  hashlib.sha256(document).hexdigest())
 
     def test_decode_text_has_every_attribute(self):
-        capture = CAPTURES / "empty" / "lpstat-v" / "client.bin"
-        result = run_fakecups(b"", "--decode", str(capture))
+        """Every group and every attribute of every captured request is shown, in order:
+        the group's name, then one line per attribute with its name, its syntax as the
+        capture tool's own decode (ipp.txt) names it, and every value."""
+        folder = CAPTURES / "empty" / "lpstat-v"
+        result = run_fakecups(b"", "--decode", str(folder / "client.bin"))
         text = result.stdout.decode()
         self.assertTrue(text.startswith("Connection\n"))
         self.assertIn("requested-attributes (keyword) = 'auth-info-required'", text)
         self.assertEqual(text.count("answer: HTTP 200, IPP client-error-not-found"), 3)
+        requests = [r for r in split_requests((folder / "client.bin").read_bytes()) if r.is_ipp]
+        oracle = parse_ipp_txt(folder / "ipp.txt")[">>>"]
+        self.assertEqual(len(requests), len(oracle))
+        expected = []
+        for request, told in zip(requests, oracle):
+            message = fakecups.decode_message(request.body)
+            self.assertEqual([g[0] for g in told["groups"]],
+                             [fakecups.GROUP_TAGS[g.tag] for g in message.groups])
+            for group, (group_name, _, attributes) in zip(message.groups, told["groups"]):
+                expected.append(group_name)
+                self.assertEqual([a[0] for a in attributes], [a.name for a in group.attributes])
+                for attribute, (_, syntax, _) in zip(group.attributes, attributes):
+                    expected.append("%s (%s) = %s" % (attribute.name, syntax, ", ".join(
+                        repr(value) for _, value in attribute.values)))
+        shown = [line.strip() for line in text.splitlines()
+                 if re.match(r"^      [a-z-]+-tag$|^        \S+ \([A-Za-z-]+\) = ", line)]
+        self.assertEqual(shown, expected)
+        self.assertGreater(len(expected), 10)
 
 
 if __name__ == "__main__":
