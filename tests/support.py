@@ -247,6 +247,19 @@ def final_responses(data, methods=(), **options):
     return [r for r in split_responses(data, methods, **options) if r.status != 100]
 
 
+def captured_requests(scenario, state="empty"):
+    """The IPP requests a real client sent in captures/<state>/<scenario>/client.bin."""
+    client = (CAPTURES / state / scenario / "client.bin").read_bytes()
+    return [request for request in split_requests(client) if request.is_ipp]
+
+
+def captured_request(scenario, index=0, state="empty"):
+    """The index-th IPP request of a capture, decoded (a fakecups.Message): a real client's
+    request to start a test's own from, rather than hand-written IPP bytes."""
+    import fakecups
+    return fakecups.decode_message(captured_requests(scenario, state)[index].body)
+
+
 def ipp_request_bodies():
     """[(label, request index, body)] for every IPP request in every client stream."""
     found = []
@@ -343,7 +356,7 @@ def run_fakecups_logged(stdin, *args, timeout=20):
             return result, [json.loads(line) for line in records.read().splitlines()]
 
 
-def serve_in_process(reader, config, fmt="json", recorder_args=(), started=None):
+def serve_in_process(reader, config, fmt="json", recorder_args=(), started=None, peer="-"):
     """fakecups.serve_connection on one connection in this process: reader is the
     ByteReader over the client's bytes, records go to a temporary log in fmt.  Returns
     ([every send], the log's bytes).  Whatever serve_connection raises is the caller's."""
@@ -355,7 +368,7 @@ def serve_in_process(reader, config, fmt="json", recorder_args=(), started=None)
         try:
             recorder = fakecups.Recorder(fmt, fd, path, *recorder_args)
             connection = fakecups.ConnectionRecord(time.time() if started is None else started,
-                                                   "-", 1)
+                                                   peer, 1)
             fakecups.serve_connection(reader, sends.append, connection, config, recorder)
         finally:
             os.close(fd)
@@ -463,6 +476,16 @@ def needs_real_programs(*programs):
     def mark(thing):
         thing.needs_real_programs = programs or ("?",)
         return thing
+    return mark
+
+
+def long_running(seconds):
+    """Marks a test class that takes about that many seconds by design (it waits out
+    timeouts, runs install.sh or many processes): `python3 -m tests --quick` starts the
+    longest first, so that the run takes little more than its longest class."""
+    def mark(cls):
+        cls.long_running = seconds
+        return cls
     return mark
 
 
@@ -579,9 +602,10 @@ class SocketActivated:
         test.assertEqual({pid: v for pid, v in died.items() if v != ("code", "0")}, {})
 
 
-def fakecups_listener(directory, *args, python_flags=()):
+def fakecups_listener(directory, *args, python_flags=(), stderr_name="ssa-stderr"):
     """SocketActivated running `python3 fakecups.py ARGS` per connection."""
-    return SocketActivated(directory, [sys.executable, *python_flags, FAKECUPS, *args])
+    return SocketActivated(directory, [sys.executable, *python_flags, FAKECUPS, *args],
+                           stderr_name=stderr_name)
 
 
 @needs_real_programs("systemd-socket-activate")

@@ -3,27 +3,11 @@ a new log format and a new persona are each one place in fakecups.py.  If one of
 needs a second edit somewhere else to pass, the recipe (or the code's shape) is wrong."""
 
 import io
-import os
 import tempfile
 import unittest
 
 import fakecups as F
-from tests.support import CAPTURES, final_responses
-
-
-def captured_request(scenario, index=0):
-    """The index-th IPP request a real client sent in a capture, decoded."""
-    data = (CAPTURES / "empty" / scenario / "client.bin").read_bytes()
-    bodies = []
-    reader = F.ByteReader(io.BytesIO(data).read)
-    while True:
-        head = F.RequestHead(b"", "", "", "", [])
-        if not F.read_request_head(reader, head, 1 << 16, None):
-            break
-        body = b"".join(F.iter_body(reader, F.body_length(head), 1 << 30, lambda: None))
-        if body:
-            bodies.append(body)
-    return F.decode_message(bodies[index])
+from tests.support import CAPTURES, captured_request, final_responses, serve_in_process
 
 
 def ask(persona, message, path="/"):
@@ -143,15 +127,9 @@ class NewLogFormat(unittest.TestCase):
         self.assertEqual(options.format, "counting")
         self.assertIn("counting", F.usage())
         data = (CAPTURES / "empty" / "lpstat-v" / "client.bin").read_bytes()
-        fd, path = tempfile.mkstemp()
-        self.addCleanup(os.unlink, path)
-        recorder = F.Recorder(options.format, fd, path)
-        connection = F.ConnectionRecord(0.0, "127.0.0.1:631", 1)
-        F.serve_connection(F.ByteReader(io.BytesIO(data).read), lambda data: None, connection,
-                           F.Config(), recorder)
-        os.close(fd)
-        with open(path) as log:
-            lines = log.read().splitlines()
+        _, log = serve_in_process(F.ByteReader(io.BytesIO(data).read), F.Config(), options.format,
+                                  started=0.0, peer="127.0.0.1:631")
+        lines = log.decode().splitlines()
         self.assertEqual(lines[-1], "CONN 127.0.0.1:631 %d" % (len(lines) - 1))
         self.assertTrue(lines[0].startswith("REQ 1 "), lines)
 
