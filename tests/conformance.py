@@ -60,8 +60,8 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 sys.path.insert(0, str(ROOT))               # so that it runs as a script too
-from tests.support import free_port, wait_for_port, which  # noqa: E402
-FAKECUPS = ROOT / "fakecups.py"
+from tests.support import (fakecups_listener, free_port, stop_process,  # noqa: E402
+                           wait_for_port, wait_until, which)
 TINY_PDF = TESTS / "captures" / "files" / "tiny.pdf"
 IPPTOOL_DIR = Path("/usr/share/cups/ipptool")
 
@@ -86,20 +86,6 @@ def missing_programs():
     """['PROGRAM (apt-get install PACKAGE)', ...] for what is not installed."""
     return ["%s (apt-get install %s)" % (program, package)
             for program, package in PROGRAMS if which(program) is None]
-
-
-def stop(proc, grace=5):
-    """End one process started here (TERM, then KILL); None and ended ones are fine."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        proc.terminate()
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=grace)
-    except ProcessLookupError:
-        pass
 
 
 # ── Sample documents ─────────────────────────────────────────────────────────────────────
@@ -304,20 +290,13 @@ class Servers:
         os.chmod(self.tmp / "fakecups-log", 0o755)
         (self.tmp / "fakecups-state").mkdir(exist_ok=True)
         os.chmod(self.tmp / "fakecups-state", 0o777)
-        for _attempt in range(3):
-            port = free_port()
-            proc = self._popen(
-                [which("systemd-socket-activate"), "--inetd", "-a", "-l", "127.0.0.1:%d" % port,
-                 sys.executable, str(FAKECUPS), "--persona", "printer", "--printer", PRINTER_NAME,
-                 "--spool", str(self.fake_spool), "--log", str(self.fake_log),
-                 "--format", "json"],
-                "fakecups-listener.stderr", cwd=str(self.tmp), env=dict(os.environ, LC_ALL="C"))
-            if wait_for_port(port, START_TIMEOUT, proc):
-                self.fake_port = port
-                return "ipp://127.0.0.1:%d/ipp/print" % port
-            stop(proc)
-        raise RuntimeError("systemd-socket-activate with fakecups did not listen (see %s)"
-                           % (self.tmp / "fakecups-listener.stderr"))
+        listener = fakecups_listener(self.tmp, "--persona", "printer", "--printer", PRINTER_NAME,
+                                     "--spool", self.fake_spool, "--log", self.fake_log,
+                                     "--format", "json", stderr_name="fakecups-listener.stderr")
+        listener.start(START_TIMEOUT)
+        self.procs.append(listener.proc)
+        self.fake_port = listener.port
+        return "ipp://127.0.0.1:%d/ipp/print" % listener.port
 
     def start_dbus(self):
         proc = subprocess.Popen([which("dbus-daemon"), "--session", "--nofork",
@@ -337,6 +316,7 @@ class Servers:
                    DBUS_SYSTEM_BUS_ADDRESS=bus, HOME=str(self.tmp))
         for _attempt in range(3):
             port = free_port()
+            started = time.monotonic()
             proc = self._popen([which("ippeveprinter"), "-p", str(port), "-f", EVE_FORMATS,
                                 "-r", "off", "-n", "localhost", "-d", str(self.eve_spool),
                                 "-c", which("true"), EVE_NAME], "ippeveprinter.log", cwd=str(self.tmp), env=env)
@@ -344,19 +324,18 @@ class Servers:
                 self.eve_port = port
                 # Its printer-up-time counts whole seconds from its start, and 0 fails
                 # ipp-1.1's "printer-up-time WITH-VALUE >0": not a difference worth showing.
-                time.sleep(1.1)
+                # So: until a whole second (and a little) has passed since it started.
+                wait_until(lambda: time.monotonic() - started >= 1.1, 2, 0.05)
                 return "ipp://127.0.0.1:%d/ipp/print" % port
-            stop(proc)
+            stop_process(proc)
         raise RuntimeError("ippeveprinter did not listen (see %s)" % (self.tmp / "ippeveprinter.log"))
 
     def stop_all(self):
         for proc in reversed(self.procs):
             try:
-                stop(proc)
+                stop_process(proc)
             except Exception:           # keep ending the others
                 pass
-            if proc.stdout:
-                proc.stdout.close()
 
 
 # ── ipptool runs and their reports ───────────────────────────────────────────────────────

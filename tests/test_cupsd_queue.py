@@ -32,31 +32,19 @@ import pwd
 import grp
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.request
 from pathlib import Path
-from tests.support import free_port, missing_reason, wait_for_port, which
+from tests.support import (FILES, client_env, fakecups_listener, free_port, missing_reason,
+                           run_client, stop_process, wait_for_port, wait_until, which)
 
-TESTS = Path(__file__).resolve().parent
-FAKECUPS = TESTS.parent / "fakecups.py"
-TINY_PDF = TESTS / "captures" / "files" / "tiny.pdf"
+TINY_PDF = FILES / "tiny.pdf"
 START_TIMEOUT = 15        # seconds cupsd and the listener may take to accept connections
 COMMAND_TIMEOUT = 60      # seconds lpadmin / lp may run
 JOB_TIMEOUT = 60          # seconds for the job to reach fakecups's spool
-
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+needs_real_programs = ("cupsd", "lpadmin", "lp", "lpstat", "systemd-socket-activate")
 
 
 def _missing():
@@ -132,12 +120,11 @@ class CupsdQueue(unittest.TestCase):
         self.fake_spool = self.tmp / "fakecups-state" / "spool"
         self.fake_log = self.tmp / "fakecups-log" / "fakecups.log"
         self.cupsd = self.listener = None
-        self.addCleanup(lambda: stop(self.listener))
-        self.addCleanup(lambda: stop(self.cupsd))
-        self.env = dict(os.environ, LC_ALL="C", HOME=str(self.tmp / "home"),
-                        CUPS_SERVERROOT=str(self.tmp / "root"),     # no /etc/cups/client.conf
-                        CUPS_STATEDIR=str(self.tmp / "state"))
-        for name in ("CUPS_SERVER", "CUPS_USER", "CUPS_ENCRYPTION", "PRINTER", "LPDEST"):
+        self.addCleanup(lambda: self.listener and self.listener.stop())
+        self.addCleanup(lambda: stop_process(self.cupsd))
+        self.env = client_env(self.tmp / "home", CUPS_STATEDIR=str(self.tmp / "state"),
+                              CUPS_SERVERROOT=str(self.tmp / "root"))  # no /etc/cups/client.conf
+        for name in ("PRINTER", "LPDEST"):
             self.env.pop(name, None)
 
     # ── the servers ──
@@ -157,7 +144,7 @@ class CupsdQueue(unittest.TestCase):
             if wait_for_port(self.cups_port, START_TIMEOUT, self.cupsd):
                 return
             code = self.cupsd.poll()
-            stop(self.cupsd)
+            stop_process(self.cupsd)
             if code is not None and "Address already in use" not in self.cupsd_said():
                 break
         self.skipTest("cupsd will not start here: %s" % (self.cupsd_said().strip()[-500:]
@@ -175,28 +162,15 @@ class CupsdQueue(unittest.TestCase):
         return "\n".join(errors[-10:])
 
     def start_fakecups(self):
-        for _attempt in range(3):
-            self.fake_port = free_port()
-            with open(self.tmp / "listener.stderr", "ab") as err:
-                self.listener = subprocess.Popen(
-                    [which("systemd-socket-activate"), "--inetd", "-a",
-                     "-l", "127.0.0.1:%d" % self.fake_port, sys.executable, str(FAKECUPS),
-                     "--persona", "printer", "--printer", "office", "--spool",
-                     str(self.fake_spool), "--log", str(self.fake_log), "--format", "json"],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                    cwd=str(self.tmp), env=dict(os.environ, LC_ALL="C"))
-            if wait_for_port(self.fake_port, START_TIMEOUT, self.listener):
-                return
-            stop(self.listener)
-        self.fail("systemd-socket-activate with fakecups did not listen:\n"
-                  + (self.tmp / "listener.stderr").read_text(errors="replace"))
+        self.listener = fakecups_listener(
+            self.tmp, "--persona", "printer", "--printer", "office", "--spool", self.fake_spool,
+            "--log", self.fake_log, "--format", "json").start(START_TIMEOUT)
+        self.fake_port = self.listener.port
 
     # ── what happened ──
 
     def run_client(self, *argv):
-        result = subprocess.run([which(argv[0]), *argv[1:]], stdin=subprocess.DEVNULL,
-                                capture_output=True, timeout=COMMAND_TIMEOUT, env=self.env,
-                                cwd=str(self.tmp))
+        result = run_client(argv, self.env, self.tmp, timeout=COMMAND_TIMEOUT)
         self.assertEqual(result.returncode, 0, "%s failed: %r %r\n%s" % (
             " ".join(argv), result.stdout, result.stderr, self.diagnostics()))
         return result
@@ -236,16 +210,20 @@ class CupsdQueue(unittest.TestCase):
                    if self.fake_spool.is_dir() else None, "\n".join(job_lines)))
 
     def fetch_ppd(self, cups):
-        deadline = time.monotonic() + COMMAND_TIMEOUT
-        while True:
+        """The queue's PPD, once cupsd has written it (404 until then; bounded)."""
+        def fetch():
             try:
                 with urllib.request.urlopen("http://%s/printers/q.ppd" % cups,
                                             timeout=COMMAND_TIMEOUT) as answer:
                     return answer.read().decode("utf-8", "replace")
             except urllib.error.HTTPError as error:
-                if error.code != 404 or time.monotonic() > deadline:
+                if error.code != 404:
                     raise
-            time.sleep(0.2)
+                return None
+        ppd = wait_until(fetch, COMMAND_TIMEOUT, 0.2)
+        self.assertIsNotNone(ppd, "http://%s/printers/q.ppd still 404 after %d s"
+                             % (cups, COMMAND_TIMEOUT))
+        return ppd
 
     # ── the test ──
 
@@ -268,11 +246,7 @@ class CupsdQueue(unittest.TestCase):
         result = self.run_client("lp", "-h", cups, "-d", "q", str(TINY_PDF))
         self.assertRegex(result.stdout.decode(), r"^request id is q-\d+ \(1 file\(s\)\)")
 
-        deadline = time.monotonic() + JOB_TIMEOUT
-        jobs = self.jobs()
-        while not jobs and time.monotonic() < deadline:
-            time.sleep(0.2)
-            jobs = self.jobs()
+        jobs = wait_until(self.jobs, JOB_TIMEOUT, 0.2)
         self.assertEqual(len(jobs), 1, "no finished job in fakecups's spool after %d s\n%s"
                          % (JOB_TIMEOUT, self.diagnostics()))
         job = jobs[0]
@@ -290,15 +264,16 @@ class CupsdQueue(unittest.TestCase):
 
         # fakecups's log: the attribute query behind -m everywhere (and the backend's), then
         # the job itself, all answered successful-ok.
-        deadline = time.monotonic() + 5
-        while True:
-            operations = [((r.get("ipp") or {}).get("operation"), r["response"]["ipp_status"])
-                          for r in self.records() if r.get("ipp")]
-            names = [name for name, _status in operations]
-            sent = "Print-Job" in names or ("Create-Job" in names and "Send-Document" in names)
-            if sent or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        def operations():
+            return [((r.get("ipp") or {}).get("operation"), r["response"]["ipp_status"])
+                    for r in self.records() if r.get("ipp")]
+
+        def job_sent():
+            names = [name for name, _status in operations()]
+            return "Print-Job" in names or ("Create-Job" in names and "Send-Document" in names)
+        sent = wait_until(job_sent, 5, 0.1)
+        operations = operations()
+        names = [name for name, _status in operations]
         self.assertIn("Get-Printer-Attributes", names, operations)
         self.assertTrue(sent, operations)
         for name, status in operations:

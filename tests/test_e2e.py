@@ -9,7 +9,9 @@ statuses, connection by connection.
 
 Each test class starts one listener, `systemd-socket-activate --inetd -a -l 127.0.0.1:PORT
 python fakecups.py --log TMP/fakecups.log --format json`, in setUpClass and stops it in a
-class cleanup.  Tests skip, saying which Debian package to install, where a program is missing.
+class cleanup (tests.support.ListenerCase); after each test, every fakecups process it caused
+must have exited 0 with nothing on stderr.  No test depends on another having run first.
+Tests skip, saying which Debian package to install, where a program is missing.
 
 Run from the repository root:
     python3 -m unittest tests.test_e2e
@@ -20,24 +22,18 @@ import base64
 import json
 import os
 import re
-import shutil
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 import unittest
-from pathlib import Path
-from tests.support import free_port, missing_reason, which
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
-FAKECUPS = ROOT / "fakecups.py"
-EMPTY = TESTS / "captures" / "empty"
-FILES = TESTS / "captures" / "files"
+from tests.support import (CAPTURES, FILES, ListenerCase, final_responses, split_requests,
+                           wait_until)
+
+EMPTY = CAPTURES / "empty"
+needs_real_programs = ("systemd-socket-activate", "lpstat", "lp", "lpq", "cancel", "lpoptions",
+                       "lpinfo", "ipptool", "curl")
 
 CAPTURE_HOST = "127.0.0.1:9631"
-COMMAND_TIMEOUT = 20          # seconds a client may run before the test gives up on it
 MAX_WALL_TIME = 1.0           # seconds a client may take against fakecups
 RECORD_WAIT = 2.0             # seconds to wait for the server processes' records
 CUPS_CLIENTS = ("lpstat", "lp", "lpq", "cancel", "lpoptions", "lpinfo", "ipptool")
@@ -51,13 +47,6 @@ KNOWN_DIFFERENCES = {
     # body bytes were already there, so both waited 1 s.  It now sends it when a read would
     # block (_expect_continue in fakecups.py), and the wall-time check guards that.
 }
-
-# What systemd-socket-activate itself writes to stderr; anything else came from fakecups.
-SSA_LINE = re.compile(
-    r"^(Listening on \S+ as \d+\.|Communication attempt on fd \d+\.|Connection from \S+ to \S+"
-    r"|Spawned .* as PID \d+\.|Execing .*|Child \d+ died with .*)$")
-SSA_SPAWNED = re.compile(r"^Spawned .* as PID (\d+)\.$", re.M)
-SSA_DIED = re.compile(r"^Child (\d+) died with (\w+) (\S+)$", re.M)
 
 # ipptool lines whose content varies by nature from run to run (none appear with -tv against
 # the empty state today, but timing and request ids are printed in other modes).
@@ -143,84 +132,9 @@ def _recv(sock, deadline):
     return chunk
 
 
-def final_ipp_body(server_bytes):
-    """The body of the first final (non-100) response in a captured server stream."""
-    data = server_bytes
-    while True:
-        end = data.index(b"\r\n\r\n")
-        head = data[:end].decode("latin-1").split("\r\n")
-        data = data[end + 4:]
-        if head[0].split(" ")[1] == "100":
-            continue
-        length = 0
-        for line in head[1:]:
-            name, _, value = line.partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        return int(head[0].split(" ")[1]), data[:length]
-
-
-class Listener:
-    """systemd-socket-activate running fakecups on 127.0.0.1:PORT, one process per connection."""
-
-    def __init__(self, ssa, tmp):
-        self.ssa = ssa
-        self.tmp = tmp
-        self.log = os.path.join(tmp, "fakecups.log")
-        self.stderr_path = os.path.join(tmp, "server-stderr")
-        self.proc = None
-        self.port = None
-        self.reports_children = False
-
-    def start(self):
-        last_error = "never started"
-        for _attempt in range(3):           # a fresh port if another process took ours
-            self.port = free_port()
-            with open(self.stderr_path, "ab") as err:
-                self.proc = subprocess.Popen(
-                    [self.ssa, "--inetd", "-a", "-l", "127.0.0.1:%d" % self.port,
-                     sys.executable, str(FAKECUPS), "--log", self.log, "--format", "json"],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                    cwd=self.tmp, env=dict(os.environ, LC_ALL="C"))
-            if self._wait_accepting():
-                break
-            last_error = "systemd-socket-activate did not listen on 127.0.0.1:%d (%s)" % (
-                self.port, self.proc.poll())
-            self.stop()
-        else:
-            raise RuntimeError(last_error)
-        # The probe connection sent nothing: wait for its record (and for its process to end)
-        # so that it is not mistaken for a record of the first test's command.
-        deadline = time.monotonic() + RECORD_WAIT
-        while time.monotonic() < deadline:
-            if self.line_count() >= 1 and SSA_DIED.search(self.server_stderr()):
-                self.reports_children = True
-                break
-            time.sleep(0.02)
-        self.wait_children()
-
-    def _wait_accepting(self):
-        for _ in range(50):
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return True
-            except OSError:
-                time.sleep(0.1)
-        return False
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-
-    # ── what the server wrote ──
+class ListenerTestCase(ListenerCase):
+    """Starts one fakecups listener for the class (support.ListenerCase); its JSON log is
+    read from an offset taken before each command."""
 
     def size(self):
         try:
@@ -228,114 +142,28 @@ class Listener:
         except FileNotFoundError:
             return 0
 
-    def line_count(self):
-        try:
-            with open(self.log, "rb") as log:
-                return log.read().count(b"\n")
-        except FileNotFoundError:
-            return 0
-
-    def server_stderr(self):
-        with open(self.stderr_path, "rb") as err:
-            return err.read().decode("utf-8", "replace")
-
-    def children(self):
-        text = self.server_stderr()
-        return set(SSA_SPAWNED.findall(text)), {pid: (how, value)
-                                                for pid, how, value in SSA_DIED.findall(text)}
-
-    def wait_children(self, timeout=RECORD_WAIT):
-        """Wait (bounded) until every fakecups process spawned so far has ended."""
-        if not self.reports_children:
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            spawned, died = self.children()
-            if spawned <= set(died):
-                return
-            time.sleep(0.02)
-
     def new_records(self, offset, expected_count, timeout=RECORD_WAIT):
-        """JSON records appended after offset; waits (bounded) for expected_count of them.
+        """JSON records appended after offset, once every server process has ended;
+        waits (bounded) for expected_count of them.  Every new line must be complete and
+        parse with json.loads."""
+        self.listener.wait_children(timeout)
 
-        Every new line must be complete and parse with json.loads."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.wait_children(max(0.0, deadline - time.monotonic()))
-            with open(self.log, "rb") as log:
-                log.seek(offset)
-                data = log.read()
-            if (data.count(b"\n") >= expected_count and data.endswith(b"\n")) \
-                    or time.monotonic() >= deadline:
-                break
-            time.sleep(0.02)
+        def appended():
+            try:
+                with open(self.log, "rb") as log:
+                    log.seek(offset)
+                    return log.read()
+            except FileNotFoundError:
+                return b""
+
+        def complete():
+            data = appended()
+            return data if data.count(b"\n") >= expected_count and data.endswith(b"\n") else None
+
+        data = wait_until(complete, timeout) or appended()
         if data and not data.endswith(b"\n"):
             raise AssertionError("log ends with an incomplete line: %r" % data[-200:])
         return [json.loads(line) for line in data.decode("utf-8").splitlines()]
-
-
-class ListenerTestCase(unittest.TestCase):
-    """Starts one fakecups listener for the class."""
-
-    maxDiff = None
-    listener = None
-
-    @classmethod
-    def setUpClass(cls):
-        ssa = which("systemd-socket-activate")
-        if ssa is None:
-            raise unittest.SkipTest(missing_reason("systemd-socket-activate"))
-        cls.tmpdir = tempfile.mkdtemp(prefix="fakecups-e2e-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmpdir, ignore_errors=True)
-        # fakecups opens its log as root, then runs as nobody: the directory must be
-        # traversable, and fakecups creates the log file itself.
-        os.chmod(cls.tmpdir, 0o755)
-        cls.home = os.path.join(cls.tmpdir, "home")        # empty: no ~/.cups/lpoptions
-        os.mkdir(cls.home)
-        cls.workdir = os.path.join(cls.tmpdir, "cwd")
-        os.mkdir(cls.workdir)
-        cls.listener = Listener(ssa, cls.tmpdir)
-        cls.addClassCleanup(cls.listener.stop)
-        cls.listener.start()
-
-    def client_env(self):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("CUPS_", "IPP_", "LC_", "LANG"))}
-        # CUPS_STATEDIR: libcups looks there for a local cupsd's certificate (certs/0) and,
-        # finding one, answers a 401 with "Local" logins over and over; the captures' clients
-        # found none.  An empty directory keeps a cupsd running on this machine out of it.
-        env.update(LC_ALL="C", HOME=self.home, CUPS_STATEDIR=self.home)
-        return env
-
-    def run_client(self, argv):
-        """Run a client (argv[0] a bare name: clients print it in their messages);
-        returns (CompletedProcess, wall seconds)."""
-        executable = self.require(argv[0])
-        start = time.monotonic()
-        result = subprocess.run(argv, executable=executable, stdin=subprocess.DEVNULL,
-                                capture_output=True,
-                                timeout=COMMAND_TIMEOUT, env=self.client_env(),
-                                cwd=self.workdir)
-        return result, time.monotonic() - start
-
-    def check_server_stderr(self):
-        """After everything the class ran: every fakecups process exited 0 and wrote
-        nothing to stderr (no traceback) -- only systemd-socket-activate's own lines."""
-        self.listener.wait_children()
-        text = self.listener.server_stderr()
-        foreign = [line for line in text.splitlines() if line and not SSA_LINE.match(line)]
-        self.assertEqual(foreign, [], "written to stderr by fakecups:\n" + text)
-        if self.listener.reports_children:
-            spawned, died = self.listener.children()
-            self.assertTrue(spawned, "no connection was served")
-            self.assertLessEqual(spawned, set(died), "fakecups processes still running")
-            self.assertEqual({pid: v for pid, v in died.items() if v != ("code", "0")}, {})
-
-    def require(self, program):
-        path = which(program)
-        if path is None:
-            self.skipTest(missing_reason(program))
-        return path
 
 
 class RealClientsAgainstEmptyCupsd(ListenerTestCase):
@@ -362,8 +190,9 @@ class RealClientsAgainstEmptyCupsd(ListenerTestCase):
         With only=CHECK, make just that one check (no subTest, for expectedFailure)."""
         program = meta["command"][0]
         argv = self.rewrite(meta)
-        offset = self.listener.size()
-        result, wall = self.run_client(argv)
+        offset = self.size()
+        result = self.run_client(*argv)
+        wall = result.wall
         stdout = result.stdout.decode("utf-8", "replace")
         stderr = result.stderr.decode("utf-8", "replace")
         expected_stdout = self.expected_text(meta["stdout"])
@@ -390,7 +219,7 @@ class RealClientsAgainstEmptyCupsd(ListenerTestCase):
 
         def log_records():
             expected = expected_connections(meta)
-            records = self.listener.new_records(offset, sum(len(c) for c in expected))
+            records = self.new_records(offset, sum(len(c) for c in expected))
             got = got_connections(records)
             self.assertEqual(len(got), meta["connections"],
                              "connections (server processes) that wrote records")
@@ -400,7 +229,7 @@ class RealClientsAgainstEmptyCupsd(ListenerTestCase):
                                         log_records)))
         if only is not None:
             if only != "log records":
-                self.listener.new_records(offset, 0)     # let the server finish first
+                self.new_records(offset, 0)     # let the server finish first
             checks[only]()
             return
         for check, function in checks.items():
@@ -444,11 +273,6 @@ class RealClientsAgainstEmptyCupsd(ListenerTestCase):
             if key not in ("date", "last-modified", "set-cookie", "content-length"):
                 self.assertEqual(got.get(key), value, key)
 
-    def test_zz_fakecups_wrote_nothing_to_stderr(self):
-        """Runs last in the class: see ListenerTestCase.check_server_stderr."""
-        self.check_server_stderr()
-
-
 def _test_name(*parts):
     return "test_" + "_".join(re.sub(r"\W", "_", part) for part in parts)
 
@@ -482,16 +306,15 @@ del _name, _meta, _test
 
 class ServerBehaviour(ListenerTestCase):
     """Things beyond one captured command: keep-alive speed, Basic auth redaction, and that
-    fakecups never writes to its stderr.  test_zz_* runs last in the class on purpose."""
+    fakecups never writes to its stderr."""
 
     def test_lpstat_t_under_a_second(self):
         """lpstat -t sends 7 requests on one connection (and one empty connection for -r)."""
-        offset = self.listener.size()
-        result, wall = self.run_client(
-            ["lpstat", "-h", "127.0.0.1:%d" % self.listener.port, "-t"])
-        self.assertLess(wall, MAX_WALL_TIME, "lpstat -t took %.3f s" % wall)
+        offset = self.size()
+        result = self.run_client("lpstat", "-h", self.host, "-t")
+        self.assertLess(result.wall, MAX_WALL_TIME, "lpstat -t took %.3f s" % result.wall)
         self.assertIn(b"scheduler is running", result.stdout)
-        records = self.listener.new_records(offset, 8)
+        records = self.new_records(offset, 8)
         with_request = [r for r in records if r["request"] is not None]
         self.assertEqual(len(with_request), 7, [r["request"] for r in records])
         self.assertEqual(len({r["pid"] for r in with_request}), 1,
@@ -505,12 +328,14 @@ class ServerBehaviour(ListenerTestCase):
         answer; the record names the user, and the password appears nowhere in the log."""
         capture = EMPTY / "lpstat-d"
         client = (capture / "client.bin").read_bytes()
-        want_status, want_body = final_ipp_body((capture / "server.bin").read_bytes())
+        methods = [request.method for request in split_requests(client)]
+        want = final_responses((capture / "server.bin").read_bytes(), methods)[0]
+        want_status, want_body = want.status, want.body
         token = base64.b64encode(b"alice:secret")
         line_end = client.index(b"\r\n") + 2
         request = client[:line_end] + b"Authorization: Basic " + token + b"\r\n" + client[line_end:]
 
-        offset = self.listener.size()
+        offset = self.size()
         deadline = time.monotonic() + 5
         with socket.create_connection(("127.0.0.1", self.listener.port), timeout=5) as sock:
             sock.sendall(request)
@@ -526,7 +351,7 @@ class ServerBehaviour(ListenerTestCase):
         self.assertEqual(status, want_status)
         self.assertEqual(body, want_body, "IPP answer differs from cupsd's")
 
-        records = self.listener.new_records(offset, 1)
+        records = self.new_records(offset, 1)
         self.assertEqual(len(records), 1, records)
         record = records[0]
         self.assertEqual(record["ipp"]["operation"], "CUPS-Get-Default")
@@ -535,14 +360,18 @@ class ServerBehaviour(ListenerTestCase):
         self.assertEqual(record["auth"]["scheme"], "Basic")
         self.assertEqual(record["auth"]["user"], "alice")
         self.assertIs(record["auth"]["password_given"], True)
-        with open(self.listener.log, "rb") as log:
+        with open(self.log, "rb") as log:
             whole_log = log.read()
         for secret in (b"secret", token, base64.b64encode(b"secret"), b"YWxpY2U6c2VjcmV0"):
             self.assertNotIn(secret, whole_log)
 
-    def test_zz_fakecups_wrote_nothing_to_stderr(self):
-        """Runs last in the class: see ListenerTestCase.check_server_stderr."""
-        self.check_server_stderr()
+    def test_fakecups_wrote_nothing_to_stderr(self):
+        """Every fakecups process this class's listener ran, this test's lpstat -r
+        connection included, exited 0 and wrote nothing to stderr (only
+        systemd-socket-activate's own lines are there).  Each test checks the same after
+        itself (ListenerCase.tearDown); this one holds whatever order the tests run in."""
+        self.assertEqual(self.run_client("lpstat", "-h", self.host, "-r").returncode, 0)
+        self.listener.check_children(self, served=True)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from unittest import mock
 
 import fakecups
 from tests.support import (CAPTURES, FAKECUPS, reframe, run_fakecups, serve_in_process,
-                           split_requests, split_responses)
+                           split_requests, split_responses, stop_process, wait_until)
 
 SEED = 1234
 FORMATS = ("json", "text", "classic")
@@ -1179,18 +1179,7 @@ class Faults(Invariants):
 
     @staticmethod
     def reap(proc):
-        if proc.poll() is None:
-            proc.kill()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+        stop_process(proc, kill=True)
 
     def finish(self, proc, log, fmt="json", timeout=5.0):
         """Wait for the process, then check its output and log; returns (Outcome, seconds)."""
@@ -1255,19 +1244,14 @@ class Faults(Invariants):
     def sigterm(self, sent, fmt, signum=signal.SIGTERM):
         log = self.new_log_path()
         proc = self.start("--log", log, "--format", fmt, "--idle-timeout", "20")
-        deadline = time.monotonic() + 5
-        while not waiting_for_input(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not waiting_for_input(proc.pid):
+        if not wait_until(lambda: waiting_for_input(proc.pid), 5, 0.01):
             self.skipTest("cannot see fakecups waiting in poll() through /proc")
         if sent:
             proc.stdin.write(sent)
             proc.stdin.flush()
-            while pipe_pending(proc.stdin.fileno()) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            time.sleep(0.02)
-            while not waiting_for_input(proc.pid) and time.monotonic() < deadline:
-                time.sleep(0.01)
+            # read by fakecups (nothing left in the pipe), then back in poll() for more
+            wait_until(lambda: not pipe_pending(proc.stdin.fileno()), 5, 0.01)
+            wait_until(lambda: waiting_for_input(proc.pid), 5, 0.01)
         proc.send_signal(signum)
         outcome, elapsed = self.finish(proc, log, fmt, timeout=3)
         self.assertLess(elapsed, 2.0)
@@ -1424,7 +1408,8 @@ class RealSockets(Invariants):
         client.sendall(get("/../"))
         client.settimeout(5)
         self.assertTrue(client.recv(100).startswith(b"HTTP/1.1 403 "))
-        time.sleep(0.2)                         # now in linger(): half-closed, draining
+        # linger() half-closes before it drains: the end of the stream here means it is in it
+        wait_until(lambda: client.recv(65536) == b"", 5)
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(3), 0)
 

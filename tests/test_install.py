@@ -25,7 +25,8 @@ import time
 import unittest
 from pathlib import Path
 
-from tests.support import free_port, wait_for_port
+from tests.support import (free_port, needs_real_programs, stop_process, wait_for_port,
+                           wait_until, which as tool)
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALL = REPO / "install.sh"
@@ -54,10 +55,6 @@ TEST_ENV_NAMES = ("DESTDIR", "FAKECUPS_ROOT", "FAKECUPS_PYTHON", "FAKECUPS_CHECK
                   "CUPS_SERVER", "LOGS_DIRECTORY")
 
 
-def tool(name):
-    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin")
-
-
 def run_install(*args, env=None, timeout=120, prefix=()):
     """sh install.sh ARGS with a clean environment plus ENV; returns CompletedProcess (text)."""
     full = {k: v for k, v in os.environ.items() if k not in TEST_ENV_NAMES}
@@ -71,19 +68,6 @@ def tempdir(test, mode=0o755):
     path.chmod(mode)
     test.addCleanup(shutil.rmtree, path, True)
     return path
-
-
-def stop_process(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-        if pipe is not None:
-            pipe.close()
 
 
 def start(test, argv, **kwargs):
@@ -107,12 +91,10 @@ def http_exchange(port, request=OPTIONS_REQUEST, timeout=30.0):
 
 def wait_for_record(path, text, seconds=10.0):
     """The log's text once it contains text (a record is written when its connection ends)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        found = path.read_text() if path.exists() else ""
-        if text in found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+    def log():
+        return path.read_text() if path.exists() else ""
+    wait_until(lambda: text in log(), seconds, 0.05)
+    return log()
 
 
 def snapshot(root):
@@ -175,6 +157,7 @@ def rsyslog_snippet(name):
 
 
 class ScriptTest(unittest.TestCase):
+    @needs_real_programs("shellcheck")
     def test_shellcheck_clean(self):
         if not tool("shellcheck"):
             self.skipTest("shellcheck is not installed (apt-get install shellcheck)")
@@ -693,11 +676,8 @@ class RootPathTest(unittest.TestCase):
 
 def wait_for_text(path, expected, seconds=5.0):
     """The text of path once it equals expected, or whatever it holds after seconds."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text() == expected:
-            return expected
-        time.sleep(0.05)
+    if wait_until(lambda: path.exists() and path.read_text() == expected, seconds, 0.05):
+        return expected
     return path.read_text() if path.exists() else None
 
 
@@ -736,6 +716,7 @@ class ServiceFilesTest(unittest.TestCase):
                            "PrivateNetwork": "yes", "ExecStart": LAUNCHER}.items():
             self.assertEqual(service[key], [value], key)
 
+    @needs_real_programs("systemd-analyze")
     def test_systemd_security_score(self):
         if not tool("systemd-analyze"):
             self.skipTest("systemd-analyze is not installed")
@@ -746,6 +727,7 @@ class ServiceFilesTest(unittest.TestCase):
             self.skipTest("systemd-analyze security --offline unsupported here: %s" % result.stderr[-200:])
         self.assertLessEqual(float(match.group(1)), 2.0, result.stdout)
 
+    @needs_real_programs("systemd-analyze")
     def test_systemd_units_verify(self):
         if not tool("systemd-analyze"):
             self.skipTest("systemd-analyze is not installed")
@@ -758,6 +740,7 @@ class ServiceFilesTest(unittest.TestCase):
                       if re.search(r"[Uu]nknown|[Ii]nvalid|[Ff]ailed to parse|[Ii]gnoring|deprecated", line)]
         self.assertEqual(complaints, [])
 
+    @needs_real_programs("logrotate")
     def test_logrotate(self):
         logrotate = tool("logrotate")
         if not logrotate:
@@ -788,6 +771,7 @@ def lpstat_v(test, port):
                           text=True, timeout=60, env=env)
 
 
+@needs_real_programs("xinetd", "lpstat")
 class XinetdEndToEndTest(unittest.TestCase):
     """The shipped stanza, moved to a free loopback port, in a real xinetd in the foreground."""
 
@@ -845,15 +829,12 @@ class XinetdEndToEndTest(unittest.TestCase):
 
     def answered_again(self, seconds=10.0):
         """After a burst: the next request gets an answer (not refused: the service is on)."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        def answered():
             try:
-                if http_exchange(self.port).startswith(b"HTTP/1.1 200 "):
-                    return True
+                return http_exchange(self.port).startswith(b"HTTP/1.1 200 ")
             except ConnectionResetError:            # closed unanswered: at a limit for a moment
-                pass                                # (ConnectionRefusedError: switched off)
-            time.sleep(0.2)
-        return False
+                return False                        # (ConnectionRefusedError: switched off)
+        return wait_until(answered, seconds, 0.2)
 
     def test_scan_burst_does_not_switch_the_service_off(self):
         """150 connections opened and closed within a second, as a connect scan does."""
@@ -886,14 +867,13 @@ class XinetdEndToEndTest(unittest.TestCase):
                          (sorted(set(statuses)), self.xinetd_said()[-2000:]))
         first_second = sum(1 for begun, _ in results if begun - started < 1.0)
         self.assertNotIn("Deactivating", self.xinetd_said())
-        deadline = time.monotonic() + 10
-        while self.log().count(": OPTIONS / HTTP/1.1\n") < 150 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: self.log().count(": OPTIONS / HTTP/1.1\n") >= 150, 10, 0.1)
         self.assertEqual(self.log().count(": OPTIONS / HTTP/1.1\n"), 150)
         sys.stderr.write(" [150 requests in %.2f s, %d begun in the first second] "
                          % (elapsed, first_second))
 
 
+@needs_real_programs("systemd-socket-activate", "lpstat")
 class SocketActivateEndToEndTest(unittest.TestCase):
     """The shipped unit's ExecStart under systemd-socket-activate --inetd (Accept=yes)."""
 
@@ -926,6 +906,7 @@ class SocketActivateEndToEndTest(unittest.TestCase):
 # ── many sensors, one place: the rsyslog snippets between two real rsyslogd ──────────────
 
 
+@needs_real_programs("rsyslogd", "logger")
 class RsyslogTest(unittest.TestCase):
     def test_sender_forwards_to_receiver_one_json_object_per_line(self):
         rsyslogd, logger = tool("rsyslogd"), tool("logger")
@@ -957,9 +938,7 @@ class RsyslogTest(unittest.TestCase):
             start(self, [rsyslogd, "-n", "-f", str(tmp / (conf + ".conf")), "-i", str(tmp / (conf + ".pid"))],
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.assertTrue(wait_for_port(port), "the receiving rsyslogd did not listen")
-        deadline = time.monotonic() + 10
-        while not (tmp / "log.sock").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until((tmp / "log.sock").exists, 10, 0.05)
         # real records: fakecups --format json on a captured lpstat -v connection, and a long one
         made = subprocess.run([sys.executable, str(REPO / "fakecups.py"), "--log", "-", "--format", "json"],
                               input=CAPTURE.read_bytes(), capture_output=True, timeout=60)
@@ -974,14 +953,11 @@ class RsyslogTest(unittest.TestCase):
                        check=True, timeout=30)
         subprocess.run([logger, "-u", str(tmp / "log.sock"), "-t", "sshd", "-p", "auth.info", "not ours"],
                        check=True, timeout=30)
-        deadline = time.monotonic() + 20
-        lines = []
-        while time.monotonic() < deadline:
-            files = sorted((tmp / "central").glob("*.json"))
-            lines = files[0].read_text().splitlines() if files else []
-            if len(lines) >= len(records):
-                break
-            time.sleep(0.1)
+        def central():
+            found = sorted((tmp / "central").glob("*.json"))
+            return found, found[0].read_text().splitlines() if found else []
+        wait_until(lambda: len(central()[1]) >= len(records), 20, 0.1)
+        files, lines = central()
         self.assertEqual(len(files), 1, sorted(p.name for p in (tmp / "central").iterdir()))
         self.assertEqual([json.loads(line) for line in lines], [json.loads(r) for r in records])
         self.assertEqual(lines, records)          # byte for byte as fakecups wrote them

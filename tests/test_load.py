@@ -11,42 +11,30 @@ import time
 import unittest
 from pathlib import Path
 
-from tests.support import FAKECUPS, free_port, wait_for_port
+from tests.support import (FAKECUPS, client_env, fakecups_listener, needs_real_programs,
+                           require, wait_until)
 
 CLIENTS = 100
 
 
-@unittest.skipUnless(shutil.which("systemd-socket-activate"),
-                     "systemd-socket-activate not installed (apt-get install systemd)")
-@unittest.skipUnless(shutil.which("lpstat"), "lpstat not installed (apt-get install cups-client)")
+@needs_real_programs("systemd-socket-activate", "lpstat")
 class HundredClients(unittest.TestCase):
 
     def setUp(self):
+        require("systemd-socket-activate")
+        self.lpstat = require("lpstat")
         self.tmp = tempfile.mkdtemp()
         os.chmod(self.tmp, 0o755)
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.log = os.path.join(self.tmp, "fakecups.log")
-        self.port = free_port()
-        self.listener = subprocess.Popen(
-            ["systemd-socket-activate", "--inetd", "-a", "-l", "127.0.0.1:%d" % self.port,
-             sys.executable, "-I", str(FAKECUPS), "--log", self.log, "--format", "json"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.addCleanup(self.stop_listener)
-        self.assertTrue(wait_for_port(self.port), "listener did not start")
-        # wait_for_port's probe is a connection too: it is recorded as one with no request.
-
-    def stop_listener(self):
-        self.listener.terminate()
-        try:
-            self.listener.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.listener.kill()
-            self.listener.communicate()
+        self.listener = fakecups_listener(self.tmp, "--log", self.log, "--format", "json",
+                                          python_flags=("-I",))
+        self.addCleanup(self.listener.stop)
+        self.listener.start()
 
     def test_hundred_concurrent_lpstat(self):
-        env = dict(os.environ, LC_ALL="C", HOME=self.tmp, CUPS_STATEDIR=self.tmp)
-        env.pop("CUPS_SERVER", None)
-        command = ["lpstat", "-h", "127.0.0.1:%d" % self.port, "-v"]
+        env = client_env(self.tmp)
+        command = [self.lpstat, "-h", self.listener.host, "-v"]
         started = time.monotonic()
         clients = [subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, env=env) for _ in range(CLIENTS)]
@@ -62,14 +50,13 @@ class HundredClients(unittest.TestCase):
             self.assertEqual((code, out, err), (1, b"", b"lpstat: No destinations added.\n"))
 
         expected = 3 * CLIENTS
-        deadline = time.monotonic() + 10
-        lines = []
-        while time.monotonic() < deadline:
+
+        def log_lines():
             with open(self.log, "rb") as log:
-                lines = log.read().splitlines()
-            if sum(1 for line in lines if b'"request":"POST' in line) >= expected:
-                break
-            time.sleep(0.1)
+                return log.read().splitlines()
+        wait_until(lambda: sum(1 for line in log_lines() if b'"request":"POST' in line) >= expected,
+                   10, 0.1)
+        lines = log_lines()
         records = [json.loads(line) for line in lines]       # a torn line would not parse
         answered = [r for r in records if r["request"] is not None]
         self.assertEqual(len(answered), expected)
@@ -99,16 +86,12 @@ class RootStart(unittest.TestCase):
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE)
             try:
-                uids = None
-                deadline = time.monotonic() + 5
-                while time.monotonic() < deadline:
+                def uids():
                     with open("/proc/%d/status" % server.pid) as status:
                         fields = dict(line.split(":", 1) for line in status if ":" in line)
-                    uids = fields["Uid"].split()
-                    if uids[0] != "0":
-                        break
-                    time.sleep(0.02)
-                self.assertEqual(set(uids), {str(nobody.pw_uid)})
+                    return fields["Uid"].split()
+                wait_until(lambda: uids()[0] != "0", 5)
+                self.assertEqual(set(uids()), {str(nobody.pw_uid)})
                 out, err = server.communicate(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                                               timeout=10)
             finally:

@@ -25,21 +25,15 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import unittest
 from pathlib import Path
 
 import fakecups as F
-from tests.support import final_responses, free_port, missing_reason, split_requests, which
+from tests.support import FILES, TESTS, ListenerCase, final_responses, split_requests
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
-FAKECUPS = ROOT / "fakecups.py"
 CAPTURES = TESTS / "captures" / "printer"
-FILES = TESTS / "captures" / "files"
 IPPTOOL_DIR = Path("/usr/share/cups/ipptool")
 
 OCTET_STRING = 0x30         # not among fakecups' TAG_* names
@@ -897,124 +891,35 @@ class RecordedClientsAgainstThePersona(unittest.TestCase):
 
 
 # ── End to end: real CUPS clients through systemd-socket-activate ───────────────────────
-COMMAND_TIMEOUT = 30
-SSA_LINE = re.compile(
-    r"^(Listening on \S+ as \d+\.|Communication attempt on fd \d+\.|Connection from \S+ to \S+"
-    r"|Spawned .* as PID \d+\.|Execing .*|Child \d+ died with .*)$")
-SSA_SPAWNED = re.compile(r"^Spawned .* as PID (\d+)\.$", re.M)
-SSA_DIED = re.compile(r"^Child (\d+) died with (\w+) (\S+)$", re.M)
 REQUEST_ID = re.compile(r"^request id is office-(\d+) \((\d+) file\(s\)\)$")
-class PrinterListener(unittest.TestCase):
-    """One `systemd-socket-activate --inetd -a` listener per class running the printer
-    persona "office"; its spool and JSON log live in a temporary directory."""
 
-    maxDiff = None
+
+class PrinterListener(ListenerCase):
+    """One `systemd-socket-activate --inetd -a` listener per class running the printer
+    persona "office"; its spool and JSON log live in a temporary directory.  No test
+    depends on another: each finds the jobs it made by their ids."""
 
     @classmethod
-    def setUpClass(cls):
-        ssa = which("systemd-socket-activate")
-        if ssa is None:
-            raise unittest.SkipTest(missing_reason("systemd-socket-activate"))
-        cls.tmp = tempfile.mkdtemp(prefix="fakecups-printer-e2e-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        os.chmod(cls.tmp, 0o755)
+    def fakecups_args(cls):
         # Started as root, fakecups opens the log and then runs as nobody (--user's default):
         # the spool's parent must be writable by nobody; fakecups creates the spool (0750).
         state = os.path.join(cls.tmp, "state")
         os.mkdir(state)
         os.chmod(state, 0o777)
         cls.spool = os.path.join(state, "spool")
-        cls.log = os.path.join(cls.tmp, "fakecups.log")
-        cls.home = os.path.join(cls.tmp, "home")            # empty: no ~/.cups/lpoptions
-        os.mkdir(cls.home)
-        cls.stderr_path = os.path.join(cls.tmp, "ssa-stderr")
-        cls.proc = None
-        for _attempt in range(3):           # a fresh port if another process took ours
-            cls.port = free_port()
-            with open(cls.stderr_path, "ab") as err:
-                cls.proc = subprocess.Popen(
-                    [ssa, "--inetd", "-a", "-l", "127.0.0.1:%d" % cls.port, sys.executable,
-                     str(FAKECUPS), "--persona", "printer", "--printer", "office",
-                     "--spool", cls.spool, "--log", cls.log, "--format", "json"],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                    cwd=cls.tmp, env=dict(os.environ, LC_ALL="C"))
-            cls.addClassCleanup(cls.stop, cls.proc)
-            if cls.wait_listening():
-                break
-            cls.stop(cls.proc)
-        else:
-            raise RuntimeError("systemd-socket-activate did not listen on 127.0.0.1")
+        return ("--persona", "printer", "--printer", "office", "--spool", cls.spool,
+                "--log", cls.log, "--format", "json")
 
-    @classmethod
-    def wait_listening(cls):
-        """Until the listener accepts (at most 5 s).  No connection is opened to probe it:
-        a probe would be a fakecups process of its own; the stderr line says it listens."""
-        for _ in range(100):
-            if cls.proc.poll() is not None:
-                return False
-            with open(cls.stderr_path, "rb") as err:
-                if b"Listening on 127.0.0.1:%d" % cls.port in err.read():
-                    return True
-            time.sleep(0.05)
-        return False
-
-    @staticmethod
-    def stop(proc):
-        if proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-    def require(self, program):
-        path = which(program)
-        if path is None:
-            self.skipTest(missing_reason(program))
-        return path
-
-    def client_env(self):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("CUPS_", "IPP_", "LC_", "LANG"))}
-        env.update(LC_ALL="C", HOME=self.home, CUPS_STATEDIR=self.home)  # no local cupsd certs
-        return env
-
-    def run_client(self, *argv, stdin=None):
-        """argv[0] a bare program name (clients print it in their messages); -h
-        127.0.0.1:PORT is the caller's business.  stdin: bytes to pipe, else /dev/null."""
-        executable = self.require(argv[0])
-        result = subprocess.run(list(argv), executable=executable, capture_output=True,
-                                input=stdin,
-                                stdin=None if stdin is not None else subprocess.DEVNULL,
-                                timeout=COMMAND_TIMEOUT, env=self.client_env(), cwd=self.tmp)
+    def client(self, *argv, stdin=None):
+        """(exit code, stdout, stderr) of a real client, as text."""
+        result = self.run_client(*argv, stdin=stdin)
         return (result.returncode, result.stdout.decode("utf-8", "replace"),
                 result.stderr.decode("utf-8", "replace"))
 
-    @property
-    def host(self):
-        return "127.0.0.1:%d" % self.port
-
     # ── what the server left behind ──
 
-    def children(self):
-        with open(self.stderr_path, "rb") as err:
-            text = err.read().decode("utf-8", "replace")
-        return text, set(SSA_SPAWNED.findall(text)), dict(
-            (pid, (how, code)) for pid, how, code in SSA_DIED.findall(text))
-
-    def wait_children(self, seconds=5.0):
-        """Until every fakecups process spawned so far has ended (bounded)."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            _, spawned, died = self.children()
-            if spawned <= set(died):
-                return
-            time.sleep(0.02)
-
     def records(self):
-        self.wait_children()
+        self.listener.wait_children()
         try:
             with open(self.log, "rb") as log:
                 data = log.read()
@@ -1023,38 +928,41 @@ class PrinterListener(unittest.TestCase):
         return [json.loads(line) for line in data.decode("utf-8").splitlines()]
 
     def job_record(self, job_id):
-        self.wait_children()
+        self.listener.wait_children()
         with open(os.path.join(self.spool, "%d.json" % job_id), encoding="utf-8") as file:
             return json.load(file)
 
-    def check_server_stderr(self):
-        """Every fakecups process exited 0 and wrote nothing to stderr."""
-        self.wait_children()
-        text, spawned, died = self.children()
-        foreign = [line for line in text.splitlines() if line and not SSA_LINE.match(line)]
-        self.assertEqual(foreign, [], "written to stderr by fakecups:\n" + text)
-        self.assertTrue(spawned, "no connection was served")
-        self.assertLessEqual(spawned, set(died), "fakecups processes still running")
-        self.assertEqual({pid: v for pid, v in died.items() if v != ("code", "0")}, {})
+    def job_ids(self):
+        """The ids of every job in the spool."""
+        self.listener.wait_children()
+        if not os.path.isdir(self.spool):
+            return set()
+        return {int(name[:-5]) for name in os.listdir(self.spool) if name.endswith(".json")}
+
+    def test_server_stderr_clean(self):
+        """Every fakecups process this class's listener ran, this test's connection
+        included, exited 0 and wrote nothing to stderr.  Each test checks the same after
+        itself (ListenerCase.tearDown); this one holds whatever order the tests run in."""
+        self.assertEqual(self.client("lpstat", "-h", self.host, "-r")[0], 0)
+        self.listener.check_children(self, served=True)
 
 
 class CupsClients(PrinterListener):
-    """lp, lpstat, lpq and cancel.  The methods are numbered: they run in that order on the
-    class's one spool, and test_1 expects the first job (office-1)."""
+    """lp, lpstat, lpq and cancel, on the class's one spool."""
 
     def lp(self, *args, stdin=None):
-        code, out, err = self.run_client("lp", "-h", self.host, "-d", "office", *args, stdin=stdin)
+        code, out, err = self.client("lp", "-h", self.host, "-d", "office", *args, stdin=stdin)
         self.assertEqual((code, err), (0, ""), out)
         match = REQUEST_ID.match(out.rstrip("\n"))
         self.assertIsNotNone(match, out)
         self.assertTrue(out.endswith(")\n") and out.count("\n") == 1, out)
         return int(match.group(1)), int(match.group(2))
 
-    def test_1_lp_file(self):
+    def test_lp_file(self):
         tiny = FILES / "tiny.pdf"
-        code, out, err = self.run_client("lp", "-h", self.host, "-d", "office", str(tiny))
-        self.assertEqual((code, out, err), (0, "request id is office-1 (1 file(s))\n", ""))
-        record = self.job_record(1)
+        job_id, files = self.lp(str(tiny))
+        self.assertEqual(files, 1)
+        record = self.job_record(job_id)
         self.assertEqual(record["state"], COMPLETED)
         self.assertEqual(record["name"], "tiny.pdf")
         self.assertTrue(record["peer"].startswith("127.0.0.1:"), record["peer"])
@@ -1063,7 +971,7 @@ class CupsClients(PrinterListener):
         self.assertEqual(doc["bytes"], tiny.stat().st_size)
         self.assertEqual(doc["sha256"], hashlib.sha256(tiny.read_bytes()).hexdigest())
 
-    def test_2_lp_stdin_chunked(self):
+    def test_lp_stdin_chunked(self):
         data = b"hello\n"
         job_id, files = self.lp(stdin=data)
         self.assertEqual(files, 0)
@@ -1078,66 +986,63 @@ class CupsClients(PrinterListener):
         self.assertEqual(headers.get("transfer-encoding"), "chunked")
         self.assertEqual(sends[-1]["response"]["ipp_status"], "successful-ok")
 
-    def test_3_lpstat_p(self):
-        code, out, err = self.run_client("lpstat", "-h", self.host, "-p", "office")
+    def test_lpstat_p(self):
+        code, out, err = self.client("lpstat", "-h", self.host, "-p", "office")
         self.assertEqual((code, err), (0, ""), out)
         self.assertRegex(out, r"^printer office is idle\.  enabled since .+\n$")
 
-    def test_3_lpstat_v(self):
-        code, out, err = self.run_client("lpstat", "-h", self.host, "-v")
+    def test_lpstat_v(self):
+        code, out, err = self.client("lpstat", "-h", self.host, "-v")
         self.assertEqual((code, out, err), (0, "device for office: ///dev/null\n", ""))
 
-    def test_4_lpstat_completed_lists_earlier_jobs(self):
+    def test_lpstat_completed_lists_earlier_jobs(self):
+        earlier, _ = self.lp(str(FILES / "tiny.pdf"))
         own, _ = self.lp(str(FILES / "somefile.txt"))
-        code, out, err = self.run_client("lpstat", "-h", self.host, "-W", "completed", "-o")
+        code, out, err = self.client("lpstat", "-h", self.host, "-W", "completed", "-o")
         self.assertEqual((code, err), (0, ""), out)
         listed = re.findall(r"^office-(\d+) ", out, re.M)
-        on_disk = sorted(int(n[:-5]) for n in os.listdir(self.spool) if n.endswith(".json"))
-        self.assertIn(own, on_disk)
-        self.assertEqual(sorted(int(n) for n in listed), on_disk)      # all completed here
-        self.assertIn("1", listed)
+        finished = sorted(job_id for job_id in self.job_ids()
+                          if self.job_record(job_id)["state"] in (CANCELED, ABORTED, COMPLETED))
+        self.assertIn(own, finished)
+        self.assertEqual(sorted(int(n) for n in listed), finished)
+        self.assertIn(str(earlier), listed)
 
-    def test_5_hold_lpq_cancel(self):
+    def test_hold_lpq_cancel(self):
         job_id, files = self.lp("-H", "hold", str(FILES / "somefile.txt"))
         self.assertEqual(files, 1)
         record = self.job_record(job_id)
         self.assertEqual(record["state"], HELD)
         self.assertTrue(record["hold"])
 
-        code, out, err = self.run_client("lpq", "-h", self.host, "-P", "office")
+        code, out, err = self.client("lpq", "-h", self.host, "-P", "office")
         self.assertEqual((code, err), (0, ""), out)
         lines = out.splitlines()
         self.assertEqual(lines[0], "office is ready")
         self.assertRegex(out, r"(?m)^1st\s+\S+\s+%d\s+somefile\.txt\s+\d+ bytes$" % job_id)
 
-        code, out, err = self.run_client("cancel", "-h", self.host, "office-%d" % job_id)
+        code, out, err = self.client("cancel", "-h", self.host, "office-%d" % job_id)
         self.assertEqual((code, out, err), (0, "", ""))
         self.assertEqual(self.job_record(job_id)["state"], CANCELED)
 
-        code, out, err = self.run_client("lpstat", "-h", self.host, "-W", "all", "-o")
+        code, out, err = self.client("lpstat", "-h", self.host, "-W", "all", "-o")
         self.assertEqual((code, err), (0, ""), out)
         self.assertIn("office-%d" % job_id, re.findall(r"^(office-\d+) ", out, re.M))
 
-        code, out, err = self.run_client("lpq", "-h", self.host, "-P", "office")
+        code, out, err = self.client("lpq", "-h", self.host, "-P", "office")
         self.assertEqual((code, err), (0, ""), out)
         self.assertIn("no entries", out)
 
-    def test_6_lpstat_c_no_classes(self):
+    def test_lpstat_c_no_classes(self):
         """lpstat -c (and lpstat -t) ask CUPS-Get-Classes; the persona has no classes and
         should answer client-error-not-found "No destinations added.", as cupsd does.
         (Once answered HTTP 500, and lpstat said "lpstat: Scheduler is not running.".)"""
-        self.wait_children()
         before = len(self.records())
-        code, out, err = self.run_client("lpstat", "-h", self.host, "-c")
+        code, out, err = self.client("lpstat", "-h", self.host, "-c")
         self.assertNotIn("Scheduler is not running", err)
         answers = [(r["response"]["http_status"], r["response"]["ipp_status"])
                    for r in self.records()[before:]
                    if (r.get("ipp") or {}).get("operation") == "CUPS-Get-Classes"]
         self.assertEqual(answers, [(200, "client-error-not-found")])
-
-    def test_9_server_stderr_clean(self):
-        """Runs last in the class."""
-        self.check_server_stderr()
 
 
 @unittest.skipUnless(IPPTOOL_DIR.is_dir(),
@@ -1146,39 +1051,36 @@ class Ipptool(PrinterListener):
     """ipptool's own test files against the printer."""
 
     def ipptool(self, test, *options, path="/printers/office"):
-        code, out, err = self.run_client("ipptool", "-t", *options,
-                                         "ipp://%s%s" % (self.host, path),
-                                         str(IPPTOOL_DIR / test))
+        code, out, err = self.client("ipptool", "-t", *options, "ipp://%s%s" % (self.host, path),
+                                     str(IPPTOOL_DIR / test))
         self.assertEqual(code, 0, "%s\n%s%s" % (test, out, err))
         self.assertNotIn("[FAIL]", out)
         return out
 
-    def test_1_get_printer_attributes(self):
+    def test_get_printer_attributes(self):
         self.ipptool("get-printer-attributes.test")
 
-    def test_2_print_job(self):
+    def test_print_job(self):
+        before = self.job_ids()
         out = self.ipptool("print-job.test", "-f", str(FILES / "somefile.txt"))
         self.assertIn("[PASS]", out)
-        record = self.job_record(1)
+        (job_id,) = self.job_ids() - before
+        record = self.job_record(job_id)
         self.assertEqual(Path(self.spool, record["documents"][0]["file"]).read_bytes(),
                          (FILES / "somefile.txt").read_bytes())
 
-    def test_3_get_jobs(self):
+    def test_get_jobs(self):
         self.ipptool("get-jobs.test")
 
-    def test_4_validate_job(self):
+    def test_validate_job(self):
         # validate-job.test sends document-format $filetype, which is "" without -f; the
         # real cupsd refuses an empty mimeMediaType too, so the file is given, as for print-job.
         self.ipptool("validate-job.test", "-f", str(FILES / "somefile.txt"))
 
-    def test_5_ipp_everywhere(self):
+    def test_ipp_everywhere(self):
         out = self.ipptool("ipp-everywhere.test", "-V", "2.0", "-f", str(FILES / "tiny.pdf"),
                            path="/ipp/print")
         self.assertIn("[PASS]", out)
-
-    def test_9_server_stderr_clean(self):
-        """Runs last in the class."""
-        self.check_server_stderr()
 
 
 if __name__ == "__main__":
