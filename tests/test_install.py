@@ -55,11 +55,11 @@ TEST_ENV_NAMES = ("DESTDIR", "FAKECUPS_ROOT", "FAKECUPS_PYTHON", "FAKECUPS_CHECK
                   "CUPS_SERVER", "LOGS_DIRECTORY")
 
 
-def run_install(*args, env=None, timeout=120, prefix=()):
+def run_install(*args, env=None, timeout=120, prefix=(), script=INSTALL):
     """sh install.sh ARGS with a clean environment plus ENV; returns CompletedProcess (text)."""
     full = {k: v for k, v in os.environ.items() if k not in TEST_ENV_NAMES}
     full.update(env or {})
-    return subprocess.run([*prefix, "sh", str(INSTALL), *args], env=full, capture_output=True,
+    return subprocess.run([*prefix, "sh", str(script), *args], env=full, capture_output=True,
                           text=True, timeout=timeout, cwd="/")
 
 
@@ -104,6 +104,17 @@ def snapshot(root):
         st = path.lstat()
         found[str(path.relative_to(root))] = (st.st_mode, st.st_size, st.st_mtime_ns)
     return found
+
+
+def source_copy(test):
+    """install.sh in a copy of the source tree (without .git and tests/) in a 0755
+    directory: another user (nobody) cannot read a checkout under a 0700 directory, such as
+    a clone made in `mktemp -d`."""
+    copy = tempdir(test) / "src"
+    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(".git", "tests", "__pycache__"))
+    for path in [copy, *copy.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return copy / INSTALL.name
 
 
 def stage(test, *args):
@@ -185,23 +196,25 @@ class ScriptTest(unittest.TestCase):
             self.assertIn("install.sh:", result.stderr)
 
     def test_refuses_non_root_without_dry_run_or_destdir(self):
-        prefix = ()
+        prefix, script = (), INSTALL
         if IS_ROOT:
             if not tool("setpriv"):
                 self.skipTest("running as root and setpriv is missing: cannot run as a non-root user")
             prefix = ("setpriv", "--reuid=%d" % NOBODY.pw_uid, "--regid=%d" % NOBODY.pw_gid,
                       "--clear-groups", "--")
+            script = source_copy(self)
         for args in ([], ["--uninstall"], ["--systemd"]):
-            result = run_install(*args, prefix=prefix)
+            result = run_install(*args, prefix=prefix, script=script)
             self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
             self.assertIn("run as root", result.stderr)
             self.assertNotIn("+ ", result.stdout)
         # as the same user, DESTDIR staging works and --dry-run changes nothing
         destdir = tempdir(self, 0o777)
-        result = run_install(env={"DESTDIR": str(destdir / "d")}, prefix=prefix)
+        result = run_install(env={"DESTDIR": str(destdir / "d")}, prefix=prefix, script=script)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertTrue((destdir / "d" / LAUNCHER.lstrip("/")).is_file())
-        result = run_install("--dry-run", env={"DESTDIR": str(destdir / "e")}, prefix=prefix)
+        result = run_install("--dry-run", env={"DESTDIR": str(destdir / "e")}, prefix=prefix,
+                             script=script)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertFalse((destdir / "e").exists())
 
