@@ -1,15 +1,63 @@
 """`python3 -m tests`: run the whole suite with unittest and end on one plain summary line
-("N passed, N failed, N skipped") that CI and people can read at a glance."""
+("N passed, N failed, N skipped") that CI and people can read at a glance.
 
+    python3 -m tests [--quick] [-v] [NAME ...]
+
+--quick: only what drives no real client or daemon (lp*, ipptool, cupsd, xinetd,
+systemd-socket-activate, rsyslogd, the conformance suites) -- every test not marked with
+tests.support.needs_real_programs -- for a fast inner loop.  It runs in a few processes
+side by side (most of the time is spent waiting: timeouts, child processes), the classes
+marked tests.support.long_running first (quick_units), and sums their counts.
+NAME (tests.test_ipp, tests.test_ipp.CapturedRequests or one test): only those.
+"""
+
+import os
+import re
+import subprocess
 import sys
+import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped$", re.M)
+QUICK_WORKERS = 4
+SPLIT_SECONDS = 8
 
-def main():
-    root = Path(__file__).resolve().parent.parent
-    suite = unittest.defaultTestLoader.discover(str(root / "tests"), top_level_dir=str(root))
-    verbosity = 2 if "-v" in sys.argv[1:] else 1
+
+def needs_real_programs(test):
+    """Whether the test, its class or its module carries the needs_real_programs marker."""
+    method = getattr(test, getattr(test, "_testMethodName", ""), None)
+    module = sys.modules.get(type(test).__module__)
+    return any(isinstance(getattr(owner, "needs_real_programs", None), tuple)
+               for owner in (method, type(test), module))
+
+
+def class_of(test):
+    """"module.Class" of a test, or the module's name for one that did not import."""
+    if isinstance(test, unittest.loader._FailedTest):
+        return test._testMethodName
+    return "%s.%s" % (type(test).__module__, type(test).__qualname__)
+
+
+def tests_in(suite):
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            yield from tests_in(item)
+        else:
+            yield item
+
+
+def load(names):
+    loader = unittest.defaultTestLoader
+    if names:
+        return loader.loadTestsFromNames(names)
+    return loader.discover(str(ROOT / "tests"), top_level_dir=str(ROOT))
+
+
+def run(suite, verbosity):
+    """Run in this process; print the skip reasons and the summary line; (ok, summary)."""
     result = unittest.TextTestRunner(verbosity=verbosity).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     skipped = len(result.skipped)
@@ -18,9 +66,77 @@ def main():
         print("skipped:")
         for test, reason in result.skipped:
             print("  %s: %s" % (test.id(), reason))
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 0 if result.wasSuccessful() else 1
+    summary = "%d passed, %d failed, %d skipped" % (passed, failed, skipped)
+    print(summary)
+    return result.wasSuccessful()
+
+
+def quick_units(tests):
+    """How --quick splits the tests into processes: [(estimated seconds, [names])], longest
+    first.  A class marked long_running(seconds) is a process of its own, or one process
+    per test from SPLIT_SECONDS on; the other classes of a module share one."""
+    units = {}
+    for test in tests:
+        seconds = getattr(test, "long_running", 0)
+        if seconds >= SPLIT_SECONDS:
+            key, name = test.id(), test.id()
+        elif seconds:
+            key, name = class_of(test), class_of(test)
+        else:
+            key, name = "rest of " + type(test).__module__, class_of(test)
+        names = units.setdefault(key, (seconds, []))[1]
+        if name not in names:
+            names.append(name)
+    return sorted(units.values(), key=lambda unit: -unit[0])
+
+
+def run_side_by_side(units, flags):
+    """Each unit (test classes or tests) in a process of its own, QUICK_WORKERS at a time;
+    then, in order, a line for each (its whole output where something failed or skipped),
+    then the summed summary line."""
+    def one(names):
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "tests", *flags, *names], cwd=str(ROOT),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+        return done, time.monotonic() - started
+
+    units = [names for _, names in units]
+    with ThreadPoolExecutor(QUICK_WORKERS) as pool:
+        outcomes = list(pool.map(one, units))
+    totals = [0, 0, 0]
+    ok = True
+    for names, (done, seconds) in zip(units, outcomes):
+        text = done.stdout.decode("utf-8", "replace")
+        counts = SUMMARY.findall(text)
+        if counts:
+            totals = [total + int(n) for total, n in zip(totals, counts[-1])]
+        else:
+            totals[1] += 1                  # it did not even report: count it failed
+        clean = done.returncode == 0 and counts and counts[-1][1:] == ("0", "0")
+        ok = ok and done.returncode == 0 and bool(counts)
+        print("%s  %s%s (%.1f s)" % (counts[-1][0] + " passed" if clean else "see below",
+                                     names[0], " and %d more" % (len(names) - 1)
+                                     if len(names) > 1 else "", seconds))
+        if not clean or "-v" in flags:
+            print(text.rstrip("\n"))
+    print("%d passed, %d failed, %d skipped" % tuple(totals))
+    return ok
+
+
+def main(argv):
+    quick = "--quick" in argv
+    verbosity = 2 if "-v" in argv else 1
+    names = [arg for arg in argv if not arg.startswith("-")]
+    sys.path.insert(0, str(ROOT))
+    os.chdir(str(ROOT))
+    if quick and not names:
+        quick = [test for test in tests_in(load(())) if not needs_real_programs(test)]
+        return run_side_by_side(quick_units(quick), [arg for arg in argv if arg.startswith("-")])
+    tests = list(tests_in(load(names)))
+    if quick:
+        tests = [test for test in tests if not needs_real_programs(test)]
+    return run(unittest.TestSuite(tests), verbosity)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(0 if main(sys.argv[1:]) else 1)

@@ -9,9 +9,9 @@ import tempfile
 import unittest
 
 import fakecups
-from tests.support import (CAPTURES, connection_files, final_responses, meta, parse_ipp_txt,
-                           run_fakecups, run_fakecups_logged, scenarios, split_requests,
-                           split_responses)
+from tests.support import (CAPTURES, connection_files, final_responses, long_running, meta,
+                           parse_ipp_txt, run_fakecups, run_fakecups_logged, scenarios,
+                           split_requests, split_responses)
 
 # Headers whose values differ by nature (time, cookies); their presence and order still count.
 VOLATILE = {"date", "last-modified", "set-cookie"}
@@ -22,6 +22,7 @@ def request_methods(client):
     return [request.method for request in split_requests(client)]
 
 
+@long_running(3)
 class EmptyStateGolden(unittest.TestCase):
     """tests/captures/empty: cupsd with no printers, the oracle for the default persona."""
 

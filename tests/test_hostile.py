@@ -38,8 +38,9 @@ import unittest
 from unittest import mock
 
 import fakecups
-from tests.support import (CAPTURES, FAKECUPS, reframe, run_fakecups, serve_in_process,
-                           split_requests, split_responses, stop_process, wait_until)
+from tests.support import (CAPTURES, FAKECUPS, long_running, reframe, run_fakecups,
+                           serve_in_process, split_requests, split_responses, stop_process,
+                           wait_until)
 
 SEED = 1234
 FORMATS = ("json", "text", "classic")
@@ -476,6 +477,7 @@ def mutation_cases(rng):
     return cases
 
 
+@long_running(3)
 class Mutations(Invariants):
     """(a) Several hundred mutated captured requests, in-process, every format."""
 
@@ -1109,6 +1111,7 @@ def subprocess_sample():
     return cases
 
 
+@long_running(3)
 class Subprocesses(Invariants):
     """The same invariant on the real program, stdin and stdout pipes, every format."""
 
@@ -1169,6 +1172,7 @@ def waiting_for_input(pid):
             and "poll" in sleeping_in)
 
 
+@long_running(6)
 class Faults(Invariants):
 
     def start(self, *args):

@@ -25,8 +25,8 @@ import time
 import unittest
 from pathlib import Path
 
-from tests.support import (free_port, needs_real_programs, stop_process, wait_for_port,
-                           wait_until, which as tool)
+from tests.support import (free_port, long_running, needs_real_programs, stop_process,
+                           wait_for_port, wait_until, which as tool)
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALL = REPO / "install.sh"
@@ -222,6 +222,7 @@ class ScriptTest(unittest.TestCase):
 # ── DESTDIR staging ──────────────────────────────────────────────────────────────────────
 
 
+@long_running(3)
 class StagingTest(unittest.TestCase):
     def check_staged(self, destdir, mode):
         expected = INSTALLED[mode]
@@ -441,6 +442,7 @@ class MiniInetd:
 
 
 @unittest.skipUnless(IS_ROOT, "install.sh refuses to run its root path as a non-root user")
+@long_running(12)
 class RootPathTest(unittest.TestCase):
     """install.sh as root, but every path under FAKECUPS_ROOT and every service command a stub.
 

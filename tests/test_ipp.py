@@ -11,7 +11,7 @@ import unittest
 
 import fakecups
 from fakecups import Attribute, Group, Message, ParseError, Truncated
-from tests.support import (CAPTURES, FILES, capture_streams, final_responses,
+from tests.support import (CAPTURES, FILES, capture_streams, final_responses, long_running,
                            ipp_request_bodies, ipp_response_bodies, parse_ipp_txt,
                            show_values, split_requests)
 
@@ -349,6 +349,7 @@ class RoundTrip(CodecCase):
         self.assertEqual(len(fakecups.encode_message(built)), 8 + 1 + 3 + 1 + 2 + 0xFFFF + 1)
 
 
+@long_running(3)
 class Truncation(CodecCase):
     def test_every_prefix_of_every_captured_request(self):
         bodies = ipp_request_bodies()
