@@ -370,7 +370,10 @@ class ServerBehaviour(ListenerTestCase):
         connection included, exited 0 and wrote nothing to stderr (only
         systemd-socket-activate's own lines are there).  Each test checks the same after
         itself (ListenerCase.tearDown); this one holds whatever order the tests run in."""
+        before = len(self.listener.children()[0])
         self.assertEqual(self.run_client("lpstat", "-h", self.host, "-r").returncode, 0)
+        # its connection is served once systemd-socket-activate takes it: wait for that
+        wait_until(lambda: len(self.listener.children()[0]) > before, 10)
         self.listener.check_children(self, served=True)
 
 

@@ -31,7 +31,7 @@ import unittest
 from pathlib import Path
 
 import fakecups as F
-from tests.support import FILES, TESTS, ListenerCase, final_responses, split_requests
+from tests.support import FILES, TESTS, ListenerCase, final_responses, split_requests, wait_until
 
 CAPTURES = TESTS / "captures" / "printer"
 IPPTOOL_DIR = Path("/usr/share/cups/ipptool")
@@ -943,7 +943,10 @@ class PrinterListener(ListenerCase):
         """Every fakecups process this class's listener ran, this test's connection
         included, exited 0 and wrote nothing to stderr.  Each test checks the same after
         itself (ListenerCase.tearDown); this one holds whatever order the tests run in."""
+        before = len(self.listener.children()[0])
         self.assertEqual(self.client("lpstat", "-h", self.host, "-r")[0], 0)
+        # its connection is served once systemd-socket-activate takes it: wait for that
+        wait_until(lambda: len(self.listener.children()[0]) > before, 10)
         self.listener.check_children(self, served=True)
 
 
