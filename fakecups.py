@@ -240,6 +240,8 @@ def escape(text, limit=LOG_VALUE_CHARS):
     long values cut with their length noted."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "surrogateescape")
+    if len(text) <= limit and text.isascii() and text.isprintable() and "\\" not in text:
+        return text                     # most of what clients send: nothing to escape
     clipped = text[:limit]
     safe = (clipped.translate(_CONTROL_ESCAPES).encode("utf-8", "surrogateescape")
             .decode("utf-8", "backslashreplace"))
