@@ -3619,7 +3619,8 @@ def become_service_user(options, environ):
     try:
         drop_privileges(options.user, persona_class.modules)
     except (OSError, KeyError) as error:
-        return "not serving: cannot run as %r: %s" % (options.user, error)
+        return "not serving: cannot run as %r: %s" % (
+            options.user, error.args[0] if isinstance(error, KeyError) else os_error_text(error))
     return None
 
 
