@@ -37,6 +37,7 @@ DEFAULT_LOG = "/var/log/fakecups/fakecups.log"
 DEFAULT_SPOOL = "/var/spool/fakecups"
 DEFAULT_PRINTER = "fakecups"
 DEFAULT_MAX_SPOOL_BYTES = 4 << 30
+DEFAULT_PAGES_PER_MINUTE = 20        # an office laser printer's: a one-page job takes 3 s
 DEFAULT_IDLE_TIMEOUT = 10.0          # cupsd's own KeepAliveTimeout / Timeout scale
 DEFAULT_HEADER_TIMEOUT = 30.0        # a slow-drip client cannot hold a slot longer than this
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
@@ -149,7 +150,7 @@ JOB_STATES = {3: "pending", 4: "pending-held", 5: "processing", 6: "processing-s
 JOB_PENDING, JOB_HELD, JOB_PROCESSING, JOB_STOPPED = 3, 4, 5, 6
 JOB_CANCELED, JOB_ABORTED, JOB_COMPLETED = 7, 8, 9
 JOB_ACTIVE = frozenset((JOB_PENDING, JOB_HELD, JOB_PROCESSING, JOB_STOPPED))   # not-completed
-PRINTER_IDLE = 3                                                    # printer-state
+PRINTER_IDLE, PRINTER_PROCESSING = 3, 4                             # printer-state
 FINISHINGS_NONE, PORTRAIT = 3, 3                                    # finishings, orientation
 QUALITY_DRAFT, QUALITY_NORMAL, QUALITY_HIGH = 3, 4, 5               # print-quality
 RESOLUTION_DPI = 3                                                  # resolution units
@@ -1633,9 +1634,11 @@ def printer_uuid(name):
 class PrinterView:
     """What the printer's attribute values depend on, for the table's computed rows."""
 
-    def __init__(self, name, host, since, now, queued, everywhere, operations):
+    def __init__(self, name, host, since, now, queued, everywhere, operations, printing=None,
+                 pages_per_minute=DEFAULT_PAGES_PER_MINUTE):
         self.name, self.host, self.since, self.now = name, host, since, now
         self.queued, self.operations = queued, operations
+        self.printing, self.pages_per_minute = printing, pages_per_minute
         self.uri = ("ipp://%s/ipp/print" % host if everywhere
                     else "ipp://%s/printers/%s" % (host, name))
         self.page = "http://%s/printers/%s" % (host, name)
@@ -1660,9 +1663,10 @@ PRINTER_ATTRIBUTES = (
     ("printer-uuid", TAG_URI, lambda p: (printer_uuid(p.name),)),
     ("device-uri", TAG_URI, ("file:///dev/null",)),
     ("printer-type", TAG_ENUM, (CUPS_PRINTER_TYPE,)),
-    ("printer-state", TAG_ENUM, (PRINTER_IDLE,)),
+    ("printer-state", TAG_ENUM, lambda p: (PRINTER_IDLE if p.printing is None else PRINTER_PROCESSING,)),
     ("printer-state-reasons", TAG_KEYWORD, ("none",)),
-    ("printer-state-message", TAG_TEXT, ("",)),
+    ("printer-state-message", TAG_TEXT,
+     lambda p: ("" if p.printing is None else "Printing job %d." % p.printing,)),
     ("printer-state-change-time", TAG_INTEGER, lambda p: (int(p.since),)),
     ("printer-state-change-date-time", TAG_DATETIME, lambda p: (date_time(p.since),)),
     ("printer-config-change-time", TAG_INTEGER, lambda p: (int(p.since),)),
@@ -1671,8 +1675,8 @@ PRINTER_ATTRIBUTES = (
     ("printer-current-time", TAG_DATETIME, lambda p: (date_time(p.now),)),
     ("printer-is-accepting-jobs", TAG_BOOLEAN, (True,)),
     ("color-supported", TAG_BOOLEAN, (True,)),
-    ("pages-per-minute", TAG_INTEGER, (20,)),
-    ("pages-per-minute-color", TAG_INTEGER, (10,)),
+    ("pages-per-minute", TAG_INTEGER, lambda p: (p.pages_per_minute,)),
+    ("pages-per-minute-color", TAG_INTEGER, lambda p: (p.pages_per_minute,)),
     ("printer-is-shared", TAG_BOOLEAN, (True,)),
     ("queued-job-count", TAG_INTEGER, lambda p: (p.queued,)),
     ("ipp-versions-supported", TAG_KEYWORD, ("1.1", "2.0")),
@@ -1774,10 +1778,12 @@ def build_attributes(rows, view):
             for name, tag, values in rows]
 
 
-def printer_attributes(name, host, since, now, queued, everywhere=False, operations=None):
+def printer_attributes(name, host, since, now, queued, everywhere=False, operations=None,
+                       printing=None, pages_per_minute=DEFAULT_PAGES_PER_MINUTE):
     if operations is None:
         operations = PrinterPersona.handlers
-    view = PrinterView(name, host, since, now, queued, everywhere, tuple(sorted(operations)))
+    view = PrinterView(name, host, since, now, queued, everywhere, tuple(sorted(operations)),
+                       printing, pages_per_minute)
     return build_attributes(PRINTER_ATTRIBUTES, view)
 
 
@@ -1840,6 +1846,43 @@ def requesting_user(request):
     return user if name_ok(user) else "anonymous"
 
 
+HOLD_PERIODS = ("day-time", "evening", "night", "second-shift", "third-shift", "weekend")
+JOB_HOLD_UNTIL = ("no-hold", "indefinite") + HOLD_PERIODS
+JOB_SETTABLE = ("copies", "job-hold-until", "job-name", "job-priority")
+# which-jobs values and the job states each selects; proof-print selects none (no job is one)
+WHICH_JOBS_SUPPORTED = {
+    "completed": frozenset((JOB_CANCELED, JOB_ABORTED, JOB_COMPLETED)),
+    "not-completed": JOB_ACTIVE, "all": frozenset(JOB_STATES),
+    "aborted": frozenset((JOB_ABORTED,)), "canceled": frozenset((JOB_CANCELED,)),
+    "pending": frozenset((JOB_PENDING,)), "pending-held": frozenset((JOB_HELD,)),
+    "processing": frozenset((JOB_PROCESSING,)), "processing-stopped": frozenset((JOB_STOPPED,)),
+    "proof-print": frozenset()}
+
+
+def job_changes(attributes):
+    """The record fields job template attributes set: hold-until, priority, copies, number-up,
+    name; a value out of range raises IppError (attributes-or-values-not-supported)."""
+    changes = {}
+    for attribute in attributes:
+        name, value = attribute.name, attribute.first
+        if name == "job-hold-until":
+            keyword = text_of(attribute)
+            if attribute.first_tag not in (TAG_KEYWORD, TAG_NAME) or keyword not in JOB_HOLD_UNTIL:
+                raise unsupported_value("Bad job-hold-until value.", attribute)
+            changes["hold-until"] = keyword
+        elif name in ("job-priority", "copies", "number-up"):
+            low, high = {"job-priority": (1, 100), "copies": (1, 999), "number-up": (1, 16)}[name]
+            if attribute.first_tag != TAG_INTEGER or len(attribute.values) != 1 or \
+                    not low <= value <= high:
+                raise unsupported_value("Bad %s value." % name, attribute)
+            changes["priority" if name == "job-priority" else name] = value
+        elif name == "job-name":
+            if attribute.first_tag not in (TAG_NAME, TAG_NAME_LANG) or not name_ok(text_of(attribute)):
+                raise unsupported_value("Bad job-name value.", attribute)
+            changes["name"] = text_of(attribute)
+    return changes
+
+
 JOB_ANSWER_ATTRIBUTES = frozenset(("job-id", "job-uri", "job-state", "job-state-reasons",
                                    "job-state-message"))
 
@@ -1866,11 +1909,13 @@ class PrinterPersona(Persona):
         """The spool is opened here, after privileges were dropped, so what it creates
         belongs to the user that serves."""
         return cls(options.printer, Spool(spool_directory(options, environ), options.max_job_bytes,
-                                          options.max_spool_bytes))
+                                          options.max_spool_bytes,
+                                          pages_per_minute=options.pages_per_minute))
 
     @classmethod
     def for_decoding(cls, options):
-        return cls(options.printer, MemorySpool(options.max_job_bytes, options.max_spool_bytes))
+        return cls(options.printer, MemorySpool(options.max_job_bytes, options.max_spool_bytes,
+                                                pages_per_minute=options.pages_per_minute))
 
     @classmethod
     def prepare(cls, options, environ, user):
@@ -1900,10 +1945,13 @@ class PrinterPersona(Persona):
     # Printer operations
 
     def printer_group(self, request, wanted):
-        queued = sum(1 for job in self.spool.jobs() if job["state"] in JOB_ACTIVE)
+        """From the spool's index alone: no job record is read, however many there are."""
+        active = self.spool.refresh()["active"]
+        printing = next((int(k) for k, e in active.items() if e["state"] == JOB_PROCESSING), None)
         name, uri, path = resource(request)
         attributes = printer_attributes(self.name, request.host, self.spool.created, self.clock(),
-                                        queued, path.startswith("/ipp/print"), self.handlers)
+                                        len(active), path.startswith("/ipp/print"), self.handlers,
+                                        printing, self.spool.pages_per_minute)
         return Group(TAG_PRINTER, filter_attributes(attributes, wanted))
 
     @handles("Get-Printer-Attributes", "CUPS-Get-Printers", "CUPS-Get-Default")
@@ -1967,6 +2015,74 @@ class PrinterPersona(Persona):
         self.spool.finish(job)
         return self.job_answer(request, job)
 
+    @handles("Hold-Job")
+    def hold_job(self, request, document):
+        job = self.find_job(request)
+        if job["state"] not in (JOB_PENDING, JOB_HELD):
+            raise IppError("client-error-not-possible", "Job #%d is %s and cannot be held."
+                           % (job["job-id"], JOB_STATES[job["state"]]))
+        until = request.message.find("job-hold-until", TAG_OPERATION)
+        keyword = self.hold_keyword(until) if until is not None else "indefinite"
+        if keyword == "no-hold":
+            raise unsupported_value("Bad job-hold-until value \"no-hold\".", until)
+        self.spool.update_job(job, lambda job, line, now: self.hold(job, keyword, now))
+        return ipp_answer(request, "successful-ok")
+
+    @handles("Release-Job")
+    def release_job(self, request, document):
+        job = self.find_job(request)
+        if job["state"] != JOB_HELD:
+            raise IppError("client-error-not-possible", "Job #%d is not held." % job["job-id"])
+        self.spool.update_job(job, lambda job, line, now: self.hold(job, "no-hold", now))
+        return ipp_answer(request, "successful-ok")
+
+    @handles("Set-Job-Attributes")
+    def set_job_attributes(self, request, document):
+        """What `lp -i ID` changes: -H hold|resume|immediate|PERIOD (job-hold-until,
+        job-priority), -q (job-priority), -t (job-name), -n (copies)."""
+        job = self.find_job(request)
+        attributes = [a for g in request.message.groups if g.tag == TAG_JOB for a in g.attributes]
+        refused = [a for a in attributes if a.name not in JOB_SETTABLE]
+        if refused:
+            raise IppError("client-error-attributes-not-settable",
+                           "Attribute \"%s\" cannot be changed." % escape(refused[0].name, 64),
+                           [Group(TAG_UNSUPPORTED_GROUP, refused)])
+        changes = job_changes(attributes)
+        if "hold-until" in changes and job["state"] not in (JOB_PENDING, JOB_HELD):
+            raise IppError("client-error-not-possible", "Job #%d is %s and cannot be held or "
+                           "released." % (job["job-id"], JOB_STATES[job["state"]]))
+
+        def change(job, line, now):
+            hold = changes.pop("hold-until", None)
+            job.update(changes)
+            if hold is not None and job["state"] in (JOB_PENDING, JOB_HELD):
+                self.hold(job, hold, now)
+        self.spool.update_job(job, change)
+        return ipp_answer(request, "successful-ok")
+
+    def hold(self, job, keyword, now):
+        """Hold (keyword: a period, or "indefinite") or release ("no-hold") a job that has
+        not started; the spool reschedules it from the record."""
+        if job["state"] not in (JOB_PENDING, JOB_HELD):
+            return
+        release = hold_release_time(keyword, now) if keyword != "no-hold" else now
+        job["hold-until"] = keyword
+        if release is not None and release <= now:
+            if job.pop("release", None) is not None and job.get("ready") is not None:
+                job["ready"] = max(job["ready"], now)       # it prints from now on, not before
+            job.update(state=JOB_PENDING, reasons="none" if job.get("ready") is not None
+                       else "job-incoming")
+        else:
+            job["release"] = "indefinite" if release is None else release
+            job.update(state=JOB_HELD, reasons="job-hold-until-specified")
+
+    def hold_keyword(self, attribute):
+        keyword = text_of(attribute)
+        if attribute.first_tag not in (TAG_KEYWORD, TAG_NAME) or len(attribute.values) != 1 or \
+                keyword not in JOB_HOLD_UNTIL:
+            raise unsupported_value("Bad job-hold-until value.", attribute)
+        return keyword
+
     @handles("Cancel-Job")
     def cancel_job(self, request, document):
         job = self.find_job(request)
@@ -1980,7 +2096,8 @@ class PrinterPersona(Persona):
     def cancel_jobs(self, request, document):
         user = requesting_user(request)
         mine = request.message.code == OP["Cancel-My-Jobs"]
-        for job in self.spool.jobs():
+        active = self.spool.refresh()["active"]
+        for job in self.spool.jobs(sorted(int(k) for k in active)):
             if job["state"] in JOB_ACTIVE and (not mine or job["user"] == user):
                 self.spool.set_state(job, JOB_CANCELED, "job-canceled-by-user")
         return ipp_answer(request, "successful-ok")
@@ -1997,19 +2114,30 @@ class PrinterPersona(Persona):
         message = request.message
         which = message.find("which-jobs", TAG_OPERATION)
         which = which.first if which is not None else "not-completed"
-        if which not in ("completed", "not-completed", "all"):
+        if which not in WHICH_JOBS_SUPPORTED:
             raise unsupported_value("The which-jobs value \"%s\" is not supported." % which,
                                     message.find("which-jobs"))
         my_jobs = message.find("my-jobs", TAG_OPERATION)
         user = requesting_user(request) if my_jobs is not None and my_jobs.first is True else None
         limit = integer_value(message, "limit") or 0
         wanted = requested(message, ("job-id", "job-uri"))
-        jobs = [job for job in self.spool.jobs()
-                if (which == "all" or (job["state"] not in JOB_ACTIVE) == (which == "completed"))
-                and (user is None or job["user"] == user)]
-        jobs.sort(key=lambda job: job["job-id"], reverse=which == "completed")
+        index = self.spool.refresh()
+        active = index["active"]
+        states = WHICH_JOBS_SUPPORTED[which]
+        # Read only the records that can be in the answer: the active jobs come from the
+        # index; finished ones newest first (completed) or oldest first (all), up to limit.
+        if states <= JOB_ACTIVE:
+            ids = sorted(int(k) for k, e in active.items()
+                         if e["state"] in states and (user is None or e["user"] == user))
+        elif which == "all":
+            ids = range(1, index["next"])
+        else:
+            ids = (i for i in range(index["next"] - 1, 0, -1) if str(i) not in active)
+        jobs = (job for job in self.spool.jobs(ids)
+                if job["state"] in states and (user is None or job["user"] == user))
         if limit > 0:
-            jobs = jobs[:limit]
+            jobs = (job for _, job in zip(range(limit), jobs))
+        jobs = list(jobs)
         return ipp_answer(request, "successful-ok",
                           groups=[Group(TAG_JOB, self.job_attributes(request, job, wanted))
                                   for job in jobs])
@@ -2033,12 +2161,17 @@ class PrinterPersona(Persona):
     def job_record(self, request):
         message = request.message
         held = message.find("job-hold-until", TAG_JOB)
+        if held is not None:
+            self.hold_keyword(held)
         name = message.find("job-name", TAG_OPERATION)
         job_attributes = [a for g in message.groups if g.tag == TAG_JOB for a in g.attributes]
-        return {"printer": self.name, "user": requesting_user(request), "peer": request.peer,
-                "name": text_of(name) if name is not None else "Untitled",
-                "hold": held is not None and text_of(held) not in ("no-hold", ""),
-                "attributes": stored_attributes(job_attributes)}
+        record = {"printer": self.name, "user": requesting_user(request), "peer": request.peer,
+                  "name": text_of(name) if name is not None else "Untitled",
+                  "hold": held is not None and text_of(held) not in ("no-hold", ""),
+                  "attributes": stored_attributes(job_attributes),
+                  "hold-until": "no-hold", "priority": 50, "copies": 1}
+        record.update(job_changes(job_attributes))
+        return record
 
     def document_record(self, request):
         values = {}
@@ -2054,7 +2187,8 @@ class PrinterPersona(Persona):
             Group(TAG_JOB, self.job_attributes(request, job, JOB_ANSWER_ATTRIBUTES))])
 
     def job_attributes(self, request, job, wanted):
-        view = JobView(job, request.host, self.name, max(1, int(self.clock() - self.spool.created)))
+        now = self.clock()
+        view = JobView(job, request.host, self.name, max(1, int(now - self.spool.created)), now)
         attributes = build_attributes(JOB_ATTRIBUTES, view)
         if job["documents"] and job["documents"][0]["document-format"]:
             attributes.append(_a("document-format", TAG_MIME_TYPE,
@@ -2065,9 +2199,18 @@ class PrinterPersona(Persona):
 class JobView:
     """What a job's attribute values depend on, for JOB_ATTRIBUTES' computed rows."""
 
-    def __init__(self, job, host, printer, up_time):
+    def __init__(self, job, host, printer, up_time, now=None):
         self.job, self.host, self.printer, self.up_time = job, host, printer, up_time
         self.octets = sum(d["bytes"] for d in job["documents"])
+        self.impressions = job.get("pages", 0) * job.get("copies", 1)
+        state = job["state"]
+        if state == JOB_COMPLETED:
+            self.done = self.impressions
+        elif state == JOB_PROCESSING and job.get("seconds") and now is not None:
+            share = min(1.0, max(0.0, (now - job["processing"]) / job["seconds"]))
+            self.done = int(self.impressions * share)
+        else:
+            self.done = 0
 
 
 def _time_or_no_value(key):
@@ -2091,10 +2234,14 @@ JOB_ATTRIBUTES = (
     ("time-at-processing", TAG_INTEGER, _time_or_no_value("processing")),
     ("time-at-completed", TAG_INTEGER, _time_or_no_value("completed")),
     ("date-time-at-creation", TAG_DATETIME, lambda v: (date_time(v.job["created"]),)),
-    ("job-priority", TAG_INTEGER, (50,)),
-    ("job-hold-until", TAG_KEYWORD, lambda v: ("indefinite" if v.job["hold"] else "no-hold",)),
-    ("job-media-sheets-completed", TAG_INTEGER, (0,)),
-    ("job-impressions-completed", TAG_INTEGER, (0,)),
+    ("job-priority", TAG_INTEGER, lambda v: (v.job.get("priority", 50),)),
+    ("job-hold-until", TAG_KEYWORD, lambda v: (
+        v.job.get("hold-until", "indefinite" if v.job["hold"] else "no-hold"),)),
+    ("copies", TAG_INTEGER, lambda v: (v.job.get("copies", 1),)),
+    ("job-impressions", TAG_INTEGER, lambda v: (v.impressions,)),
+    ("job-media-sheets", TAG_INTEGER, lambda v: (v.impressions,)),
+    ("job-media-sheets-completed", TAG_INTEGER, lambda v: (v.done,)),
+    ("job-impressions-completed", TAG_INTEGER, lambda v: (v.done,)),
 )
 
 
@@ -2108,115 +2255,433 @@ def stored_attributes(attributes):
     return b"".join(parts).hex()
 
 
+class PageCounter:
+    """An estimate of a document's pages as it streams by, for how long it prints: PDF
+    counts its "/Type /Page" objects, PostScript its "%%Page:" comments, PWG raster reads
+    TotalPageCount and URF its page count from the header, JPEG is one page, text/plain 60
+    lines a page; anything else (and a PDF whose pages hide in compressed object streams)
+    one page per 64 KiB.  Never fewer than one page."""
+
+    TAIL = 48                           # longer than a match: matches across chunks count once
+    HEAD = 460                          # PWG raster's TotalPageCount is at bytes 456-459
+    BYTES_PER_PAGE = 64 * 1024
+    LINES_PER_PAGE = 60
+    PATTERNS = {"pdf": rb"/Type\s{0,4}/Page(?![A-Za-z])", "ps": rb"(?m)^%%Page:"}
+
+    def __init__(self, document_format=None):
+        self.format = document_format
+        self.head = b""
+        self.kind = None
+        self.buffer = b""
+        self.count = 0
+        self.size = 0
+
+    def update(self, chunk):
+        self.size += len(chunk)
+        if len(self.head) < self.HEAD:
+            self.head += chunk[:self.HEAD - len(self.head)]
+        if self.kind is None and len(self.head) >= 8:
+            self.kind = self._sniff()
+        if self.kind in self.PATTERNS:
+            self.buffer += chunk
+            cut = len(self.buffer) - self.TAIL
+            if cut > 0:
+                self.count += self._matches(cut)
+                self.buffer = self.buffer[cut:]
+        elif self.kind == "text":
+            self.count += chunk.count(b"\n")
+
+    def _sniff(self):
+        head = self.head
+        for prefix, kind in ((b"%PDF", "pdf"), (b"%!", "ps"), (b"RaS2", "pwg"), (b"RaS3", "pwg"),
+                             (b"UNIRAST\x00", "urf"), (b"\xff\xd8\xff", "jpeg")):
+            if head.startswith(prefix):
+                return kind
+        return "text" if self.format == "text/plain" else "bytes"
+
+    def _matches(self, end):
+        import re
+        return sum(1 for m in re.finditer(self.PATTERNS[self.kind], self.buffer) if m.start() < end)
+
+    @property
+    def pages(self):
+        if self.kind is None:
+            self.kind = self._sniff()
+        count = self.count
+        if self.kind in self.PATTERNS:
+            count += self._matches(len(self.buffer))
+        elif self.kind == "pwg" and len(self.head) >= 460:
+            count = int.from_bytes(self.head[456:460], "big")
+        elif self.kind == "urf" and len(self.head) >= 12:
+            count = int.from_bytes(self.head[8:12], "big")
+        elif self.kind == "jpeg":
+            count = 1
+        elif self.kind == "text":
+            count = -(-(count + 1) // self.LINES_PER_PAGE)
+        if count < 1:
+            count = -(-self.size // self.BYTES_PER_PAGE)
+        return max(1, count)
+
+
+def hold_release_time(keyword, now):
+    """When a job held until the named period (RFC 2911 job-hold-until) may print: now when
+    the period is on, else its next start, in local time as cupsd computes it; None for
+    "indefinite" (and any other name: held until released)."""
+    t = time.localtime(now)
+    hour = t.tm_hour
+
+    def at(days, hour_of_day):
+        return time.mktime((t.tm_year, t.tm_mon, t.tm_mday + days, hour_of_day, 0, 0, 0, 0, -1))
+
+    if keyword == "day-time":
+        return now if 6 <= hour < 18 else at(0 if hour < 6 else 1, 6)
+    if keyword in ("evening", "night"):
+        return at(0, 18) if 6 <= hour < 18 else now
+    if keyword == "second-shift":
+        return at(0, 16) if hour < 16 else now
+    if keyword == "third-shift":
+        return at(1, 0) if hour >= 8 else now
+    if keyword == "weekend":
+        return now if t.tm_wday >= 5 else at(5 - t.tm_wday, 0)
+    return None
+
+
+JOB_REASONS = {JOB_PENDING: "none", JOB_HELD: "job-hold-until-specified",
+               JOB_PROCESSING: "job-printing", JOB_COMPLETED: "job-completed-successfully"}
+
+
 class Spool:
     """Jobs as files, shared by every connection's process.
 
-    DIR/next-job-id    the counter, changed under an exclusive lock on DIR/lock
+    DIR/index          what every request needs without reading every job: the next job id,
+                       the bytes stored, the jobs not yet finished (their state, priority,
+                       hold, when they were ready and how long they print) and the last job
+                       events (for Get-Notifications); changed only under an exclusive lock
+                       on DIR/lock, so its size follows the active jobs, not the spool's
     DIR/N.json         a job's record: attributes, user, peer, documents, state, times
     DIR/N-K.data       document K of job N, byte for byte as received
+    No process stays resident: every operation first brings the jobs up to date (update)
+    from the index's timestamps, printing one job at a time at pages_per_minute (0: a job
+    completes the moment it is complete), highest job-priority first, then oldest.
     Nothing a client sends becomes part of a path.  What touches the disk is in the methods
-    from _next_job_id on, so that MemorySpool can keep the same jobs without a disk.
+    from _lock on, so that MemorySpool can keep the same jobs without a disk.
     """
 
-    def __init__(self, directory, max_job_bytes, max_spool_bytes, clock=time.time):
+    EVENTS_KEPT = 100
+
+    def __init__(self, directory, max_job_bytes, max_spool_bytes, clock=time.time,
+                 pages_per_minute=DEFAULT_PAGES_PER_MINUTE):
         self.directory = directory
         self.max_job_bytes = max_job_bytes
         self.max_spool_bytes = max_spool_bytes
         self.clock = clock
+        self.pages_per_minute = pages_per_minute
+        self.index = None
         os.makedirs(directory, 0o750, exist_ok=True)
         lock = os.path.join(directory, "lock")
         self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
         self.created = os.fstat(self._lock_fd).st_mtime
 
+    # Transactions: lock, read the index, bring jobs up to date, change, write, unlock.
+
+    def transaction(self, change=None):
+        """Runs change(index, now) with the spool locked and up to date; returns its result.
+        self.index is left as the index was at the end, for reading without the lock."""
+        self._lock(True)
+        try:
+            index = self._load_index()
+            before = to_json(index)
+            now = self.clock()
+            self._advance(index, now)
+            result = change(index, now) if change is not None else None
+            self._advance(index, now)
+            text = to_json(index)
+            if text != before:
+                self._write_index(text + "\n")
+            self.index = index
+            return result
+        finally:
+            self._lock(False)
+
+    def refresh(self):
+        """The index, with the jobs brought up to date."""
+        self.transaction()
+        return self.index
+
+    def _load_index(self):
+        import json
+        try:
+            index = json.loads(self._read_index())
+        except OSError:
+            return self._rebuild_index()
+        except ValueError:
+            return self._rebuild_index()
+        return index
+
+    def _rebuild_index(self):
+        """A spool without an index (made before there was one, or the index lost): one
+        reading of every record, then never again."""
+        import json
+        index = {"next": self._legacy_next_id(), "bytes": self.used_bytes(), "active": {},
+                 "free": 0, "seq": 0, "events": []}
+        for job_id in self._record_ids():
+            index["next"] = max(index["next"], job_id + 1)
+            try:
+                job = json.loads(self._read_record(job_id))
+            except (OSError, ValueError):
+                continue
+            if job["state"] in JOB_ACTIVE:
+                index["active"][str(job_id)] = self._entry(job)
+        return index
+
+    @staticmethod
+    def _entry(job):
+        """A job's line in the index: what scheduling needs."""
+        hold = job.get("release")
+        if hold is None and "hold-until" not in job and job.get("hold") and job["state"] == JOB_HELD:
+            hold = "indefinite"             # a record from before hold-until was kept
+        return {"state": job["state"], "user": job["user"], "priority": job.get("priority", 50),
+                "hold": hold,
+                "ready": job.get("ready"), "touched": job.get("updated", job["created"]),
+                "seconds": job.get("seconds", 0), "start": job.get("processing")
+                if job["state"] == JOB_PROCESSING else None}
+
+    def _advance(self, index, now):
+        """Every state change due by now, at the time it was due: timed holds released,
+        open jobs past multiple-operation-time-out closed, then the printer's queue run one
+        job after another.  Each job changes at most a few times: the loop is bounded."""
+        active = index["active"]
+        for key, entry in list(active.items()):
+            hold = entry["hold"]
+            if isinstance(hold, (int, float)) and hold <= now:
+                entry["hold"] = None
+                if entry["ready"] is not None:
+                    entry["ready"] = max(entry["ready"], hold)
+            if entry["ready"] is None and entry["touched"] + MULTIPLE_OPERATION_TIME_OUT <= now:
+                entry["ready"] = entry["touched"] + MULTIPLE_OPERATION_TIME_OUT
+            self._sync_state(index, key, entry, now)
+        for _ in range(2 * len(active) + 2):
+            running = [k for k, e in active.items() if e["start"] is not None]
+            if running:
+                entry = active[running[0]]
+                end = entry["start"] + entry["seconds"]
+                if end > now:
+                    break
+                index["free"] = end
+                self._finish_entry(index, running[0], end)
+                continue
+            ready = [(k, e) for k, e in active.items()
+                     if e["ready"] is not None and e["hold"] is None and e["state"] == JOB_PENDING]
+            if not ready:
+                break
+            start = max(index["free"], min(e["ready"] for k, e in ready))
+            if start > now:
+                break
+            key, entry = min(((k, e) for k, e in ready if e["ready"] <= start),
+                             key=lambda item: (-item[1]["priority"], int(item[0])))
+            entry["start"] = start
+            self._sync_state(index, key, entry, start)
+
+    def _sync_state(self, index, key, entry, when):
+        """Record the state the index entry implies, if the record says otherwise."""
+        if entry["state"] not in (JOB_PENDING, JOB_HELD, JOB_PROCESSING):
+            return
+        state = (JOB_PROCESSING if entry["start"] is not None
+                 else JOB_HELD if entry["hold"] is not None else JOB_PENDING)
+        if state == entry["state"]:
+            return
+        entry["state"] = state
+        changes = {"state": state, "reasons": JOB_REASONS[state]}
+        if state == JOB_PROCESSING:
+            changes["processing"] = when
+        self._change_record(index, int(key), changes, when)
+
+    def _finish_entry(self, index, key, when):
+        del index["active"][key]
+        self._change_record(index, int(key), {"state": JOB_COMPLETED,
+                                              "reasons": "job-completed-successfully",
+                                              "completed": when}, when)
+
+    def _change_record(self, index, job_id, changes, when):
+        import json
+        try:
+            job = json.loads(self._read_record(job_id))
+        except (OSError, ValueError):
+            return
+        job.update(changes)
+        self._event(index, job, when)
+        self._save(job, when)
+
+    def _event(self, index, job, when):
+        """A job event for Get-Notifications: (sequence number, time, job id, state,
+        reasons, job name); the last EVENTS_KEPT are kept."""
+        index["seq"] += 1
+        index["events"].append([index["seq"], when, job["job-id"], job["state"], job["reasons"],
+                                job["name"]])
+        del index["events"][:-self.EVENTS_KEPT]
+
+    # What the printer persona asks.
+
     def new_job(self, record):
-        held = record["hold"]
-        job = dict(record, **{"job-id": self._next_job_id(), "state": JOB_HELD if held else JOB_PENDING,
-                              "reasons": "job-hold-until-specified" if held else "job-incoming",
-                              "created": self.clock(), "processing": None, "completed": None,
-                              "documents": []})
-        self.save(job)
-        return job
+        hold = record.get("hold-until") or ("indefinite" if record.get("hold") else "no-hold")
+
+        def change(index, now):
+            job_id = index["next"]
+            index["next"] = job_id + 1
+            release = hold_release_time(hold, now) if hold != "no-hold" else now
+            held = release is None or release > now
+            job = dict(record, **{"job-id": job_id, "state": JOB_HELD if held else JOB_PENDING,
+                                  "reasons": "job-hold-until-specified" if held else "job-incoming",
+                                  "created": now, "processing": None, "completed": None,
+                                  "documents": [], "ready": None, "seconds": 0, "pages": 0})
+            if held:
+                job["release"] = "indefinite" if release is None else release
+            self._event(index, job, now)
+            self._save(job, now)
+            index["active"][str(job_id)] = self._entry(job)
+            return job
+        return self.transaction(change)
 
     def add_document(self, job, document_record, document, last):
         """Stream the document to its file; None when stored, else (IPP status, reason)
         when a limit stopped it (the job is then aborted and its record says why)."""
         number = len(job["documents"]) + 1
         name = "%d-%d.data" % (job["job-id"], number)
-        used = self.used_bytes()
+        used = self.refresh()["bytes"]
         limit = min(self.max_job_bytes - sum(d["bytes"] for d in job["documents"]),
                     self.max_spool_bytes - used)
-        size, over = self._store(name, document, limit)
+        pages = PageCounter(document_record.get("document-format"))
+        size, over = self._store(name, document, limit, pages)
         digest = document.digest if document is not None else DocumentDigest()
-        job["documents"].append(dict(document_record, number=number, bytes=size,
-                                     file=None if over else name,
-                                     sha256=None if over else digest.hexdigest()))
+        entry = dict(document_record, number=number, bytes=size, file=None if over else name,
+                     sha256=None if over else digest.hexdigest(), pages=pages.pages)
         if over:
             self._discard(name)
             reason = ("job over --max-job-bytes" if limit < self.max_spool_bytes - used
                       else "spool over --max-spool-bytes")
-            self.set_state(job, JOB_ABORTED, "aborted-by-system", reason)
+
+            def abort(job, line, now):
+                job["documents"].append(entry)
+                self._end_job(job, JOB_ABORTED, "aborted-by-system", now, reason)
+            self.update_job(job, abort)
             busy = reason.startswith("spool")
             return ("server-error-busy" if busy else "client-error-request-entity-too-large"), reason
-        if last:
-            self.finish(job)
-        else:
-            self.save(job)
+
+        def add(job, line, now):
+            job["documents"].append(entry)
+            self.index["bytes"] += size
+            self._estimate(job)
+            if last:
+                self._close(job, line, now)
+        self.update_job(job, add)
         return None
 
     def finish(self, job):
-        if job["state"] == JOB_PENDING:
-            now = self.clock()
-            job.update({"state": JOB_COMPLETED, "reasons": "job-completed-successfully",
-                        "processing": now, "completed": now})
-        self.save(job)
+        """Close-Job: no more documents; the job prints when its turn comes."""
+        self.update_job(job, self._close)
+
+    def _close(self, job, line, now):
+        if job["state"] not in JOB_ACTIVE or line is None or line["ready"] is not None:
+            return
+        job["ready"] = now
+        if job["state"] == JOB_PENDING and job["reasons"] == "job-incoming":
+            job["reasons"] = "none"
+
+    def _estimate(self, job):
+        """Pages (the documents' estimates, number-up applied) and seconds to print them."""
+        up = max(1, job.get("number-up", 1))
+        job["pages"] = sum(-(-d.get("pages", 1) // up) for d in job["documents"])
+        sheets = job["pages"] * max(1, job.get("copies", 1))
+        job["seconds"] = sheets * 60.0 / self.pages_per_minute if self.pages_per_minute else 0
 
     def set_state(self, job, state, reasons, note=None):
-        job.update({"state": state, "reasons": reasons, "completed": self.clock()})
+        """Cancel (or abort) a job that has not finished."""
+        self.update_job(job, lambda job, line, now: self._end_job(job, state, reasons, now, note))
+
+    def _end_job(self, job, state, reasons, now, note=None):
+        job.update({"state": state, "reasons": reasons, "completed": now})
         if note:
             job["note"] = note
-        self.save(job)
+        line = self.index["active"].pop(str(job["job-id"]), None)
+        if line is not None and line["start"] is not None:
+            self.index["free"] = now            # the printer stops printing it now
+
+    def update_job(self, job, change):
+        """change(job, index line or None, now) on the job's current record, under the lock;
+        the job dict is updated in place to what was saved."""
+        def run(index, now):
+            self.index = index
+            current = self._load_record(job["job-id"]) or job
+            line = index["active"].get(str(job["job-id"]))
+            before = (current["state"], current["reasons"])
+            result = change(current, line, now)
+            self._save(current, now)
+            if line is not None and str(job["job-id"]) in index["active"]:
+                line.update({k: v for k, v in self._entry(current).items() if k != "start"})
+            if (current["state"], current["reasons"]) != before:
+                self._event(index, current, now)
+            job.clear()
+            job.update(current)
+            return result
+        result = self.transaction(run)
+        fresh = self._load_record(job["job-id"])
+        if fresh is not None:
+            job.clear()
+            job.update(fresh)
+        return result
 
     def save(self, job):
-        job["updated"] = self.clock()
+        self._save(job, self.clock())
+
+    def _save(self, job, now):
+        job["updated"] = now
         self._write_record(job["job-id"], to_json(job) + "\n")
 
     def load(self, job_id):
-        import json
+        """A job's record as it is now (jobs brought up to date first); None if none."""
         if not isinstance(job_id, int) or job_id < 1:
             return None
+        self.refresh()
+        return self._load_record(job_id)
+
+    def _load_record(self, job_id):
+        import json
         try:
-            job = json.loads(self._read_record(job_id))
+            return json.loads(self._read_record(job_id))
         except (OSError, ValueError):
             return None
-        if job["state"] == JOB_PENDING and self.clock() - job.get("updated", job["created"]) > \
-                MULTIPLE_OPERATION_TIME_OUT:
-            self.finish(job)        # multiple-operation-time-out-action: process-job
-        return job
 
-    def jobs(self):
-        return [job for job in map(self.load, self._record_ids()) if job is not None]
+    def jobs(self, ids=None):
+        """Records in the order of ids (default: every job), read one at a time as asked."""
+        if ids is None:
+            ids = self._record_ids()
+        return (job for job in map(self._load_record, ids) if job is not None)
 
     # Storage: the disk.
 
     def _path(self, name):
         return os.path.join(self.directory, name)
 
-    def _next_job_id(self):
+    def _lock(self, take):
         import fcntl
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            counter = self._path("next-job-id")
-            try:
-                with open(counter) as file:
-                    job_id = int(file.read().strip() or 1)
-            except (OSError, ValueError):
-                job_id = 1
-            self._write_atomic(counter, "%d\n" % (job_id + 1))
-            return job_id
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX if take else fcntl.LOCK_UN)
 
-    def _store(self, name, document, limit):
+    def _read_index(self):
+        with open(self._path("index")) as file:
+            return file.read()
+
+    def _write_index(self, text):
+        self._write_atomic(self._path("index"), text)
+
+    def _legacy_next_id(self):
+        """The counter file spools had before the index (or 1)."""
+        try:
+            with open(self._path("next-job-id")) as file:
+                return int(file.read().strip() or 1)
+        except (OSError, ValueError):
+            return 1
+
+    def _store(self, name, document, limit, pages):
         """(bytes written, whether the limit stopped it)."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(self._path(name), flags, 0o640)
@@ -2226,6 +2691,7 @@ class Spool:
                 if size + len(chunk) > limit:
                     return size, True
                 write_all(fd, chunk)
+                pages.update(chunk)
                 size += len(chunk)
         finally:
             os.close(fd)
@@ -2270,23 +2736,39 @@ class MemorySpool(Spool):
     """The same jobs kept in memory, documents counted and hashed but stored nowhere:
     --decode shows what the printer would answer and writes nothing but stdout."""
 
-    def __init__(self, max_job_bytes, max_spool_bytes, clock=time.time):
+    def __init__(self, max_job_bytes, max_spool_bytes, clock=time.time,
+                 pages_per_minute=DEFAULT_PAGES_PER_MINUTE):
         self.directory = None
         self.max_job_bytes = max_job_bytes
         self.max_spool_bytes = max_spool_bytes
         self.clock = clock
+        self.pages_per_minute = pages_per_minute
+        self.index = None
         self.created = clock()
         self._records = {}
         self._sizes = {}
+        self._index_text = None
 
-    def _next_job_id(self):
-        return len(self._records) + 1
+    def _lock(self, take):
+        pass
 
-    def _store(self, name, document, limit):
+    def _read_index(self):
+        if self._index_text is None:
+            raise OSError("no index yet")
+        return self._index_text
+
+    def _write_index(self, text):
+        self._index_text = text
+
+    def _legacy_next_id(self):
+        return 1
+
+    def _store(self, name, document, limit, pages):
         size = 0
         for chunk in (document if document is not None else ()):
             if size + len(chunk) > limit:
                 return size, True
+            pages.update(chunk)
             size += len(chunk)
         self._sizes[name] = size
         return size, False
@@ -2959,14 +3441,14 @@ class UsageError(Exception):
     pass
 
 
-def _positive_number(kind):
+def _positive_number(kind, zero=False):
     def convert(text):
         try:
             value = kind(text)
         except ValueError:
             raise UsageError("not a number: %r" % text) from None
-        if not value > 0:
-            raise UsageError("must be more than 0: %r" % text)
+        if not (value >= 0 if zero else value > 0):
+            raise UsageError("must be %s 0: %r" % ("at least" if zero else "more than", text))
         return value
     return convert
 
@@ -3005,6 +3487,9 @@ OPTIONS = (
      "a larger job is aborted: client-error-request-entity-too-large"),
     (("--max-spool-bytes",), "N", _positive_number(int), DEFAULT_MAX_SPOOL_BYTES,
      "a fuller spool refuses documents: server-error-busy"),
+    (("--pages-per-minute",), "N", _positive_number(int, zero=True), DEFAULT_PAGES_PER_MINUTE,
+     "how fast the printer persona prints (its pages-per-minute): a job is pending, then "
+     "processing for its pages' time, then completed; 0 = completed the moment it arrives"),
     (("--idle-timeout",), "SEC", _positive_number(float), DEFAULT_IDLE_TIMEOUT,
      "end the connection after SEC seconds with no byte"),
     (("--header-timeout",), "SEC", _positive_number(float), DEFAULT_HEADER_TIMEOUT,
