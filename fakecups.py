@@ -1593,6 +1593,7 @@ DOCUMENT_FORMATS = ("application/pdf", "application/postscript", "image/pwg-rast
 # (media keyword, width, length) in hundredths of millimetres, as PWG 5101.1 names them
 MEDIA = (("iso_a4_210x297mm", 21000, 29700), ("na_letter_8.5x11in", 21590, 27940),
          ("na_legal_8.5x14in", 21590, 35560), ("iso_a5_148x210mm", 14800, 21000))
+COMPRESSIONS = ("none", "deflate", "gzip")
 MARGIN = 423                         # 1/6 inch, as many office printers have
 MULTIPLE_OPERATION_TIME_OUT = 60     # a job left open this long is processed as it is
 JOB_TEMPLATE = frozenset((
@@ -1688,7 +1689,7 @@ PRINTER_ATTRIBUTES = (
     ("generated-natural-language-supported", TAG_LANGUAGE, ("en",)),
     ("document-format-default", TAG_MIME_TYPE, ("application/octet-stream",)),
     ("document-format-supported", TAG_MIME_TYPE, DOCUMENT_FORMATS),
-    ("compression-supported", TAG_KEYWORD, ("none",)),
+    ("compression-supported", TAG_KEYWORD, COMPRESSIONS),
     ("multiple-document-jobs-supported", TAG_BOOLEAN, (True,)),
     ("multiple-operation-time-out", TAG_INTEGER, (MULTIPLE_OPERATION_TIME_OUT,)),
     ("multiple-operation-time-out-action", TAG_KEYWORD, ("process-job",)),
@@ -1970,6 +1971,12 @@ class PrinterPersona(Persona):
     # Jobs
 
     def check_format(self, request):
+        compression = request.message.find("compression", TAG_OPERATION)
+        if compression is not None and (compression.first_tag != TAG_KEYWORD or len(
+                compression.values) != 1 or compression.first not in COMPRESSIONS):
+            raise IppError("client-error-compression-not-supported",
+                           "Unsupported compression \"%s\"." % escape(text_of(compression), 64),
+                           [Group(TAG_UNSUPPORTED_GROUP, [compression])])
         format_attribute = request.message.find("document-format", TAG_OPERATION)
         if format_attribute is not None and format_attribute.first not in DOCUMENT_FORMATS:
             raise IppError("client-error-document-format-not-supported",
@@ -2193,6 +2200,9 @@ class PrinterPersona(Persona):
         if job["documents"] and job["documents"][0]["document-format"]:
             attributes.append(_a("document-format", TAG_MIME_TYPE,
                                  job["documents"][0]["document-format"]))
+        if job["documents"] and job["documents"][0].get("compression") in COMPRESSIONS:
+            attributes.append(_a("compression-supplied", TAG_KEYWORD,
+                                 job["documents"][0]["compression"]))
         return filter_attributes(attributes, wanted, _job_attribute_groups)
 
 
@@ -2321,6 +2331,71 @@ class PageCounter:
         if count < 1:
             count = -(-self.size // self.BYTES_PER_PAGE)
         return max(1, count)
+
+
+class DocumentContent:
+    """What a document holds once decompressed, as it streams by: size, sha256 (of the
+    decompressed bytes, when compressed) and pages.  gzip and deflate (RFC 1952, RFC 1951)
+    are inflated by zlib one bounded step at a time, so a decompression bomb costs no memory
+    and stops at limit (--max-job-bytes), however small it is on the wire."""
+
+    STEP = 1 << 20
+
+    def __init__(self, compression, document_format, limit):
+        self.compression = compression if compression in ("gzip", "deflate") else None
+        self.pages = PageCounter(document_format)
+        self.limit = limit
+        self.size = 0
+        self.error = None
+        self.digest = DocumentDigest() if self.compression else None
+        if self.compression:
+            import zlib
+            self._zlib = zlib
+            self._inflate = zlib.decompressobj(31 if self.compression == "gzip" else -15)
+
+    def feed(self, chunk):
+        """False once the content is over the limit or not valid compressed data."""
+        if not self.compression:
+            return self._take(chunk)
+        try:
+            while chunk and not self._inflate.eof:
+                if not self._take(self._inflate.decompress(chunk, self.STEP)):
+                    return False
+                chunk = self._inflate.unconsumed_tail
+        except self._zlib.error as error:
+            self.error = "not valid %s data: %s" % (self.compression, error)
+            return False
+        return True
+
+    def end(self):
+        """False when compressed data stopped before its end."""
+        if self.compression and not self._inflate.eof:
+            self.error = "%s data cut short" % self.compression
+            return False
+        return True
+
+    def _take(self, data):
+        self.size += len(data)
+        if self.size > self.limit:
+            return False
+        self.pages.update(data)
+        if self.digest is not None:
+            self.digest.update(data)
+        return True
+
+
+def store_chunks(document, limit, content, write):
+    """(bytes as received, stopped): each chunk goes to write() as received while limit (on
+    those bytes) and content (its limit on the decompressed bytes, its data checks) allow."""
+    size = 0
+    for chunk in (document if document is not None else ()):
+        if size + len(chunk) > limit:
+            return size, True
+        write(chunk)
+        size += len(chunk)
+        if not content.feed(chunk):
+            return size, True
+    return size, not content.end()
 
 
 def hold_release_time(keyword, now):
@@ -2548,24 +2623,32 @@ class Spool:
         number = len(job["documents"]) + 1
         name = "%d-%d.data" % (job["job-id"], number)
         used = self.refresh()["bytes"]
-        limit = min(self.max_job_bytes - sum(d["bytes"] for d in job["documents"]),
-                    self.max_spool_bytes - used)
-        pages = PageCounter(document_record.get("document-format"))
-        size, over = self._store(name, document, limit, pages)
+        job_left = self.max_job_bytes - sum(d.get("decompressed-bytes", d["bytes"])
+                                            for d in job["documents"])
+        spool_left = self.max_spool_bytes - used
+        content = DocumentContent(document_record.get("compression"),
+                                  document_record.get("document-format"), job_left)
+        size, over = self._store(name, document, min(job_left, spool_left), content)
         digest = document.digest if document is not None else DocumentDigest()
         entry = dict(document_record, number=number, bytes=size, file=None if over else name,
-                     sha256=None if over else digest.hexdigest(), pages=pages.pages)
+                     sha256=None if over else digest.hexdigest(), pages=content.pages.pages)
+        if content.compression:
+            entry.update({"decompressed-bytes": content.size,
+                          "decompressed-sha256": None if over else content.digest.hexdigest()})
         if over:
             self._discard(name)
-            reason = ("job over --max-job-bytes" if limit < self.max_spool_bytes - used
-                      else "spool over --max-spool-bytes")
+            if content.error:
+                status, reason = "client-error-compression-error", content.error
+            elif content.size > job_left or spool_left >= job_left:
+                status, reason = "client-error-request-entity-too-large", "job over --max-job-bytes"
+            else:
+                status, reason = "server-error-busy", "spool over --max-spool-bytes"
 
             def abort(job, line, now):
                 job["documents"].append(entry)
                 self._end_job(job, JOB_ABORTED, "aborted-by-system", now, reason)
             self.update_job(job, abort)
-            busy = reason.startswith("spool")
-            return ("server-error-busy" if busy else "client-error-request-entity-too-large"), reason
+            return status, reason
 
         def add(job, line, now):
             job["documents"].append(entry)
@@ -2681,21 +2764,14 @@ class Spool:
         except (OSError, ValueError):
             return 1
 
-    def _store(self, name, document, limit, pages):
-        """(bytes written, whether the limit stopped it)."""
+    def _store(self, name, document, limit, content):
+        """(bytes written as received, whether a limit or bad compressed data stopped it)."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(self._path(name), flags, 0o640)
-        size = 0
         try:
-            for chunk in (document if document is not None else ()):
-                if size + len(chunk) > limit:
-                    return size, True
-                write_all(fd, chunk)
-                pages.update(chunk)
-                size += len(chunk)
+            return store_chunks(document, limit, content, lambda chunk: write_all(fd, chunk))
         finally:
             os.close(fd)
-        return size, False
 
     def _discard(self, name):
         os.unlink(self._path(name))
@@ -2763,15 +2839,10 @@ class MemorySpool(Spool):
     def _legacy_next_id(self):
         return 1
 
-    def _store(self, name, document, limit, pages):
-        size = 0
-        for chunk in (document if document is not None else ()):
-            if size + len(chunk) > limit:
-                return size, True
-            pages.update(chunk)
-            size += len(chunk)
+    def _store(self, name, document, limit, content):
+        size, over = store_chunks(document, limit, content, lambda chunk: None)
         self._sizes[name] = size
-        return size, False
+        return size, over
 
     def _discard(self, name):
         self._sizes.pop(name, None)
