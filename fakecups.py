@@ -1592,14 +1592,17 @@ DOCUMENT_FORMATS = ("application/pdf", "application/postscript", "image/pwg-rast
                     "image/jpeg", "text/plain", "application/octet-stream")
 # (media keyword, width, length) in hundredths of millimetres, as PWG 5101.1 names them
 MEDIA = (("iso_a4_210x297mm", 21000, 29700), ("na_letter_8.5x11in", 21590, 27940),
-         ("na_legal_8.5x14in", 21590, 35560), ("iso_a5_148x210mm", 14800, 21000))
+         ("na_legal_8.5x14in", 21590, 35560), ("iso_a5_148x210mm", 14800, 21000),
+         ("na_index-4x6_4x6in", 10160, 15240))
 COMPRESSIONS = ("none", "deflate", "gzip")
+NUMBER_UP = (1, 2, 4, 6, 9, 16)
+JOB_SHEETS = ("none", "standard")    # standard: one banner page before the job's pages
 MARGIN = 423                         # 1/6 inch, as many office printers have
 MULTIPLE_OPERATION_TIME_OUT = 60     # a job left open this long is processed as it is
 JOB_TEMPLATE = frozenset((
     "copies", "finishings", "job-hold-until", "job-priority", "job-sheets", "media", "media-col",
     "multiple-document-handling", "number-up", "orientation-requested", "output-bin",
-    "page-ranges", "print-color-mode", "print-content-optimize", "print-quality",
+    "overrides", "page-ranges", "print-color-mode", "print-content-optimize", "print-quality",
     "print-rendering-intent", "print-scaling", "printer-resolution", "sides"))
 CUPS_PRINTER_TYPE = 0x220DC          # local, b/w + colour, duplex, copies, collate, medium, default
 RESOLUTIONS = ((300, 300, RESOLUTION_DPI), (600, 600, RESOLUTION_DPI))
@@ -1680,7 +1683,7 @@ PRINTER_ATTRIBUTES = (
     ("pages-per-minute-color", TAG_INTEGER, lambda p: (p.pages_per_minute,)),
     ("printer-is-shared", TAG_BOOLEAN, (True,)),
     ("queued-job-count", TAG_INTEGER, lambda p: (p.queued,)),
-    ("ipp-versions-supported", TAG_KEYWORD, ("1.1", "2.0")),
+    ("ipp-versions-supported", TAG_KEYWORD, ("1.1", "2.0", "2.1", "2.2")),
     ("ipp-features-supported", TAG_KEYWORD, ("ipp-everywhere",)),
     ("operations-supported", TAG_ENUM, lambda p: p.operations),
     ("charset-configured", TAG_CHARSET, ("utf-8",)),
@@ -1694,7 +1697,10 @@ PRINTER_ATTRIBUTES = (
     ("multiple-operation-time-out", TAG_INTEGER, (MULTIPLE_OPERATION_TIME_OUT,)),
     ("multiple-operation-time-out-action", TAG_KEYWORD, ("process-job",)),
     ("job-ids-supported", TAG_BOOLEAN, (True,)),
-    ("which-jobs-supported", TAG_KEYWORD, ("completed", "not-completed", "all")),
+    ("which-jobs-supported", TAG_KEYWORD, lambda p: tuple(WHICH_JOBS_SUPPORTED)),
+    ("job-settable-attributes-supported", TAG_KEYWORD, lambda p: JOB_SETTABLE),
+    ("printer-settable-attributes-supported", TAG_KEYWORD, ("none",)),
+    ("printer-message-from-operator", TAG_TEXT, ("",)),
     ("pdl-override-supported", TAG_KEYWORD, ("attempted",)),
     ("job-creation-attributes-supported", TAG_KEYWORD, tuple(sorted(JOB_TEMPLATE))),
     ("copies-default", TAG_INTEGER, (1,)),
@@ -1702,11 +1708,11 @@ PRINTER_ATTRIBUTES = (
     ("finishings-default", TAG_ENUM, (FINISHINGS_NONE,)),
     ("finishings-supported", TAG_ENUM, (FINISHINGS_NONE,)),
     ("job-hold-until-default", TAG_KEYWORD, ("no-hold",)),
-    ("job-hold-until-supported", TAG_KEYWORD, ("no-hold", "indefinite")),
+    ("job-hold-until-supported", TAG_KEYWORD, lambda p: JOB_HOLD_UNTIL),
     ("job-priority-default", TAG_INTEGER, (50,)),
     ("job-priority-supported", TAG_INTEGER, (100,)),
     ("job-sheets-default", TAG_KEYWORD, ("none",)),
-    ("job-sheets-supported", TAG_KEYWORD, ("none",)),
+    ("job-sheets-supported", TAG_KEYWORD, JOB_SHEETS),
     ("media-default", TAG_KEYWORD, (MEDIA[0][0],)),
     ("media-supported", TAG_KEYWORD, tuple(m[0] for m in MEDIA)),
     ("media-ready", TAG_KEYWORD, (MEDIA[0][0], MEDIA[1][0])),
@@ -1727,7 +1733,7 @@ PRINTER_ATTRIBUTES = (
     ("multiple-document-handling-supported", TAG_KEYWORD,
      ("separate-documents-uncollated-copies", "separate-documents-collated-copies")),
     ("number-up-default", TAG_INTEGER, (1,)),
-    ("number-up-supported", TAG_INTEGER, (1,)),
+    ("number-up-supported", TAG_INTEGER, NUMBER_UP),
     ("orientation-requested-default", TAG_ENUM, (PORTRAIT,)),
     ("orientation-requested-supported", TAG_ENUM, (3, 4, 5, 6)),
     ("output-bin-default", TAG_KEYWORD, ("face-down",)),
@@ -1755,7 +1761,7 @@ PRINTER_ATTRIBUTES = (
     ("identify-actions-default", TAG_KEYWORD, ("sound",)),
     ("identify-actions-supported", TAG_KEYWORD, ("sound", "display")),
     ("printer-get-attributes-supported", TAG_KEYWORD, ("document-format",)),
-    ("overrides-supported", TAG_KEYWORD, ("document-number", "pages")),
+    ("overrides-supported", TAG_KEYWORD, ("document-number", "document-numbers", "pages")),
     ("preferred-attributes-supported", TAG_BOOLEAN, (False,)),
     ("printer-geo-location", TAG_UNKNOWN, (b"",)),
     ("printer-icons", TAG_URI, lambda p: ("http://%s/images/printer.png" % p.host,)),
@@ -1874,9 +1880,19 @@ def job_changes(attributes):
         elif name in ("job-priority", "copies", "number-up"):
             low, high = {"job-priority": (1, 100), "copies": (1, 999), "number-up": (1, 16)}[name]
             if attribute.first_tag != TAG_INTEGER or len(attribute.values) != 1 or \
-                    not low <= value <= high:
+                    not low <= value <= high or (name == "number-up" and value not in NUMBER_UP):
                 raise unsupported_value("Bad %s value." % name, attribute)
             changes["priority" if name == "job-priority" else name] = value
+        elif name == "job-sheets":
+            sheets = [text_of(Attribute(name, [v])) for v in attribute.values]
+            if attribute.first_tag not in (TAG_KEYWORD, TAG_NAME) or len(sheets) > 2 or \
+                    any(sheet not in JOB_SHEETS for sheet in sheets):
+                raise unsupported_value("Bad job-sheets value.", attribute)
+            changes["banner-pages"] = sum(1 for sheet in sheets if sheet != "none")
+        elif name == "page-ranges":
+            if any(tag != TAG_RANGE or not 1 <= v[0] <= v[1] for tag, v in attribute.values):
+                raise unsupported_value("Bad page-ranges value.", attribute)
+            changes["page-ranges"] = [list(v) for _, v in attribute.values]
         elif name == "job-name":
             if attribute.first_tag not in (TAG_NAME, TAG_NAME_LANG) or not name_ok(text_of(attribute)):
                 raise unsupported_value("Bad job-name value.", attribute)
@@ -2197,6 +2213,8 @@ class PrinterPersona(Persona):
         now = self.clock()
         view = JobView(job, request.host, self.name, max(1, int(now - self.spool.created)), now)
         attributes = build_attributes(JOB_ATTRIBUTES, view)
+        attributes += [a for a in submitted_attributes(job) if a.name in JOB_TEMPLATE
+                       and a.name not in ("copies", "job-hold-until", "job-priority")]
         if job["documents"] and job["documents"][0]["document-format"]:
             attributes.append(_a("document-format", TAG_MIME_TYPE,
                                  job["documents"][0]["document-format"]))
@@ -2204,6 +2222,18 @@ class PrinterPersona(Persona):
             attributes.append(_a("compression-supplied", TAG_KEYWORD,
                                  job["documents"][0]["compression"]))
         return filter_attributes(attributes, wanted, _job_attribute_groups)
+
+
+def submitted_attributes(job):
+    """The job attributes the client sent, from the record's stored_attributes()."""
+    raw = bytes.fromhex(job.get("attributes") or "")
+    if not raw:
+        return []
+    try:
+        message = decode_message(b"\x02\x00\x00\x00\x00\x00\x00\x01\x02" + raw + b"\x03")
+    except ParseError:
+        return []
+    return [a for g in message.groups for a in g.attributes]
 
 
 class JobView:
@@ -2673,8 +2703,14 @@ class Spool:
     def _estimate(self, job):
         """Pages (the documents' estimates, number-up applied) and seconds to print them."""
         up = max(1, job.get("number-up", 1))
-        job["pages"] = sum(-(-d.get("pages", 1) // up) for d in job["documents"])
-        sheets = job["pages"] * max(1, job.get("copies", 1))
+        ranges = job.get("page-ranges")
+
+        def printed(pages):
+            if ranges:
+                pages = sum(max(0, min(high, pages) - low + 1) for low, high in ranges)
+            return -(-pages // up)
+        job["pages"] = sum(printed(d.get("pages", 1)) for d in job["documents"])
+        sheets = (job["pages"] + job.get("banner-pages", 0)) * max(1, job.get("copies", 1))
         job["seconds"] = sheets * 60.0 / self.pages_per_minute if self.pages_per_minute else 0
 
     def set_state(self, job, state, reasons, note=None):
