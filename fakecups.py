@@ -69,7 +69,7 @@ GROUP_TAGS = code_table("""
     0x07 event-notification-attributes-tag   0x08 resource-attributes-tag
     0x09 document-attributes-tag   0x0A system-attributes-tag""")
 TAG_OPERATION, TAG_JOB, TAG_END, TAG_PRINTER = 0x01, 0x02, 0x03, 0x04
-TAG_UNSUPPORTED_GROUP, TAG_SUBSCRIPTION = 0x05, 0x06
+TAG_UNSUPPORTED_GROUP, TAG_SUBSCRIPTION, TAG_EVENT_NOTIFICATION = 0x05, 0x06, 0x07
 
 # Value tags by name; what each one means on the wire is the SYNTAXES table in the codec.
 TAG_UNSUPPORTED, TAG_UNKNOWN, TAG_NO_VALUE = 0x10, 0x12, 0x13
@@ -1596,6 +1596,10 @@ MEDIA = (("iso_a4_210x297mm", 21000, 29700), ("na_letter_8.5x11in", 21590, 27940
          ("na_index-4x6_4x6in", 10160, 15240))
 COMPRESSIONS = ("none", "deflate", "gzip")
 NUMBER_UP = (1, 2, 4, 6, 9, 16)
+NOTIFY_EVENTS = ("job-completed", "job-created", "job-state-changed")
+NOTIFY_LEASE_DEFAULT, NOTIFY_LEASE_MAX = 86400, 1 << 26
+IPPGET_EVENT_LIFE = 300              # seconds a job event stays for Get-Notifications
+MAX_SUBSCRIPTIONS = 100
 JOB_SHEETS = ("none", "standard")    # standard: one banner page before the job's pages
 MARGIN = 423                         # 1/6 inch, as many office printers have
 MULTIPLE_OPERATION_TIME_OUT = 60     # a job left open this long is processed as it is
@@ -1699,6 +1703,13 @@ PRINTER_ATTRIBUTES = (
     ("job-ids-supported", TAG_BOOLEAN, (True,)),
     ("which-jobs-supported", TAG_KEYWORD, lambda p: tuple(WHICH_JOBS_SUPPORTED)),
     ("job-settable-attributes-supported", TAG_KEYWORD, lambda p: JOB_SETTABLE),
+    ("notify-events-default", TAG_KEYWORD, ("job-completed",)),
+    ("notify-events-supported", TAG_KEYWORD, NOTIFY_EVENTS),
+    ("notify-lease-duration-default", TAG_INTEGER, (NOTIFY_LEASE_DEFAULT,)),
+    ("notify-lease-duration-supported", TAG_RANGE, ((0, NOTIFY_LEASE_MAX),)),
+    ("notify-max-events-supported", TAG_INTEGER, (len(NOTIFY_EVENTS),)),
+    ("notify-pull-method-supported", TAG_KEYWORD, ("ippget",)),
+    ("ippget-event-life", TAG_INTEGER, (IPPGET_EVENT_LIFE,)),
     ("printer-settable-attributes-supported", TAG_KEYWORD, ("none",)),
     ("printer-message-from-operator", TAG_TEXT, ("",)),
     ("pdl-override-supported", TAG_KEYWORD, ("attempted",)),
@@ -2083,6 +2094,148 @@ class PrinterPersona(Persona):
         self.spool.update_job(job, change)
         return ipp_answer(request, "successful-ok")
 
+    # Subscriptions (RFC 3995) with the ippget pull method (RFC 3996): kept in the spool's
+    # index, answered from its job events.
+
+    @handles("Create-Printer-Subscriptions", "Create-Job-Subscriptions")
+    def create_subscriptions(self, request, document):
+        wanted = [g for g in request.message.groups if g.tag == TAG_SUBSCRIPTION]
+        if not wanted:
+            raise bad_request("No subscription attributes in request.")
+        for_jobs = request.message.code == OP["Create-Job-Subscriptions"]
+        user = requesting_user(request)
+        answers = []
+
+        def change(index, now):
+            subscriptions = index.setdefault("subscriptions", {})
+            for group in wanted:
+                problem, values = subscription_values(group, for_jobs)
+                if problem is None and values["job"] is not None and \
+                        str(values["job"]) not in index["active"]:
+                    problem = "client-error-not-possible"       # no such job, or finished
+                if problem is None and len(subscriptions) >= MAX_SUBSCRIPTIONS:
+                    problem = "server-error-busy"
+                if problem is not None:
+                    answers.append(Group(TAG_SUBSCRIPTION, [
+                        _a("notify-status-code", TAG_ENUM, STATUS[problem])]))
+                    continue
+                number = index.get("next-subscription", 1)
+                index["next-subscription"] = number + 1
+                values.update(user=user, created=now, seq=index["seq"])
+                subscriptions[str(number)] = values
+                answers.append(Group(TAG_SUBSCRIPTION, [
+                    _a("notify-subscription-id", TAG_INTEGER, number)]))
+        self.spool.transaction(change)
+        return ipp_answer(request, "successful-ok", groups=answers)
+
+    def subscription(self, request, index):
+        number = integer_value(request.message, "notify-subscription-id")
+        if number is None:
+            raise bad_request("Missing notify-subscription-id attribute.")
+        found = self.live_subscriptions(index).get(str(number))
+        if found is None:
+            raise not_found("Subscription #%d does not exist." % number)
+        return number, found
+
+    def live_subscriptions(self, index):
+        now = self.clock()
+        return {k: v for k, v in index.get("subscriptions", {}).items()
+                if not v["lease"] or v["created"] + v["lease"] > now}
+
+    def subscription_group(self, request, number, values):
+        attributes = [_a("notify-subscription-id", TAG_INTEGER, number),
+                      _a("notify-printer-uri", TAG_URI, "ipp://%s/printers/%s" % (request.host, self.name)),
+                      _a("notify-subscriber-user-name", TAG_NAME, values["user"]),
+                      _a("notify-events", TAG_KEYWORD, *values["events"]),
+                      _a("notify-pull-method", TAG_KEYWORD, "ippget")]
+        if values["job"] is not None:
+            attributes.append(_a("notify-job-id", TAG_INTEGER, values["job"]))
+        else:
+            attributes.append(_a("notify-lease-duration", TAG_INTEGER, values["lease"]))
+        return Group(TAG_SUBSCRIPTION, attributes)
+
+    @handles("Get-Subscription-Attributes")
+    def get_subscription_attributes(self, request, document):
+        number, values = self.subscription(request, self.spool.refresh())
+        return ipp_answer(request, "successful-ok",
+                          groups=[self.subscription_group(request, number, values)])
+
+    @handles("Get-Subscriptions")
+    def get_subscriptions(self, request, document):
+        job_id = integer_value(request.message, "notify-job-id")
+        found = sorted((int(k), v) for k, v in self.live_subscriptions(self.spool.refresh()).items()
+                       if job_id is None or v["job"] == job_id)
+        if not found:
+            raise not_found("No subscriptions found.")
+        return ipp_answer(request, "successful-ok",
+                          groups=[self.subscription_group(request, n, v) for n, v in found])
+
+    @handles("Renew-Subscription", "Cancel-Subscription")
+    def renew_or_cancel_subscription(self, request, document):
+        number, values = self.subscription(request, self.spool.refresh())
+        cancel = request.message.code == OP["Cancel-Subscription"]
+        lease = integer_value(request.message, "notify-lease-duration")
+        if not cancel and values["job"] is not None:
+            raise IppError("client-error-not-possible", "Job subscriptions cannot be renewed.")
+        if not cancel and lease is not None and not 0 <= lease <= NOTIFY_LEASE_MAX:
+            raise unsupported_value("Bad notify-lease-duration value.",
+                                    request.message.find("notify-lease-duration"))
+
+        def change(index, now):
+            subscriptions = index.setdefault("subscriptions", {})
+            if cancel:
+                subscriptions.pop(str(number), None)
+            elif str(number) in subscriptions:
+                subscriptions[str(number)].update(created=now, lease=NOTIFY_LEASE_DEFAULT
+                                                  if lease is None else lease)
+        self.spool.transaction(change)
+        return ipp_answer(request, "successful-ok")
+
+    @handles("Get-Notifications")
+    def get_notifications(self, request, document):
+        """The job events each subscription asked for, after the sequence numbers given;
+        answered at once (notify-wait is not waited for: notify-get-interval says when to
+        ask again)."""
+        message = request.message
+        ids = message.find("notify-subscription-ids", TAG_OPERATION)
+        if ids is None or ids.first_tag != TAG_INTEGER:
+            raise bad_request("Missing notify-subscription-ids attribute.")
+        after = message.find("notify-sequence-numbers", TAG_OPERATION)
+        after = [v for t, v in after.values if t == TAG_INTEGER] if after is not None else []
+        index = self.spool.refresh()
+        live = self.live_subscriptions(index)
+        up_time = max(1, int(self.clock() - self.spool.created))
+        events = []
+        for position, (tag, number) in enumerate(ids.values):
+            values = live.get(str(number))
+            if values is None:
+                raise not_found("Subscription #%d does not exist." % number)
+            since = max(values["seq"], after[position] - 1 if position < len(after) else 0)
+            for event in index["events"]:
+                seq, when, job_id, state, reasons, name, kind = (event + [None])[:7]
+                if seq <= since or (values["job"] is not None and values["job"] != job_id):
+                    continue
+                if kind not in values["events"] and "job-state-changed" not in values["events"]:
+                    continue
+                events.append(Group(TAG_EVENT_NOTIFICATION, [
+                    _a("notify-subscription-id", TAG_INTEGER, number),
+                    _a("notify-sequence-number", TAG_INTEGER, seq),
+                    _a("notify-subscribed-event", TAG_KEYWORD, kind),
+                    _a("notify-text", TAG_TEXT, "Job #%d %s." % (job_id, JOB_STATES[state])),
+                    _a("notify-charset", TAG_CHARSET, "utf-8"),
+                    _a("notify-natural-language", TAG_LANGUAGE, "en"),
+                    _a("notify-printer-uri", TAG_URI,
+                       "ipp://%s/printers/%s" % (request.host, self.name)),
+                    _a("printer-up-time", TAG_INTEGER, max(1, int(when - self.spool.created))),
+                    _a("job-id", TAG_INTEGER, job_id),
+                    _a("job-state", TAG_ENUM, state),
+                    _a("job-state-reasons", TAG_KEYWORD, reasons),
+                    _a("job-name", TAG_NAME, name)]))
+        answer = ipp_answer(request, "successful-ok", groups=events)
+        answer.message.groups[0].attributes += [_a("notify-get-interval", TAG_INTEGER, 10),
+                                                _a("printer-up-time", TAG_INTEGER, up_time)]
+        return answer
+
     def hold(self, job, keyword, now):
         """Hold (keyword: a period, or "indefinite") or release ("no-hold") a job that has
         not started; the spool reschedules it from the record."""
@@ -2222,6 +2375,30 @@ class PrinterPersona(Persona):
             attributes.append(_a("compression-supplied", TAG_KEYWORD,
                                  job["documents"][0]["compression"]))
         return filter_attributes(attributes, wanted, _job_attribute_groups)
+
+
+def subscription_values(group, for_jobs):
+    """(None, what to keep) for a subscription group the printer can serve, else (IPP
+    status, None): only ippget, events among NOTIFY_EVENTS; a job subscription (for_jobs)
+    names its job in notify-job-id."""
+    if group.get("notify-recipient-uri") is not None:
+        return "client-error-uri-scheme-not-supported", None
+    method = group.get("notify-pull-method")
+    if method is not None and method.first != "ippget":
+        return "client-error-attributes-or-values-not-supported", None
+    events = group.get("notify-events")
+    events = [v for _, v in events.values] if events is not None else ["job-completed"]
+    if not events or len(events) > len(NOTIFY_EVENTS) or any(e not in NOTIFY_EVENTS for e in events):
+        return "client-error-attributes-or-values-not-supported", None
+    lease = group.get("notify-lease-duration")
+    lease = lease.first if lease is not None and lease.first_tag == TAG_INTEGER else NOTIFY_LEASE_DEFAULT
+    if not 0 <= lease <= NOTIFY_LEASE_MAX:
+        return "client-error-attributes-or-values-not-supported", None
+    job_id = group.get("notify-job-id")
+    job_id = job_id.first if job_id is not None and job_id.first_tag == TAG_INTEGER else None
+    if for_jobs != (job_id is not None):
+        return "client-error-bad-request", None
+    return None, {"events": events, "job": job_id, "lease": 0 if job_id is not None else lease}
 
 
 def submitted_attributes(job):
@@ -2617,13 +2794,17 @@ class Spool:
         self._event(index, job, when)
         self._save(job, when)
 
-    def _event(self, index, job, when):
+    def _event(self, index, job, when, kind=None):
         """A job event for Get-Notifications: (sequence number, time, job id, state,
-        reasons, job name); the last EVENTS_KEPT are kept."""
+        reasons, job name, event); those of the last IPPGET_EVENT_LIFE seconds are kept,
+        at most EVENTS_KEPT."""
         index["seq"] += 1
+        kind = kind or ("job-completed" if job["state"] not in JOB_ACTIVE else "job-state-changed")
         index["events"].append([index["seq"], when, job["job-id"], job["state"], job["reasons"],
-                                job["name"]])
-        del index["events"][:-self.EVENTS_KEPT]
+                                job["name"], kind])
+        events = index["events"]
+        old = next((n for n, e in enumerate(events) if e[1] > when - IPPGET_EVENT_LIFE), len(events))
+        del events[:max(old, len(events) - self.EVENTS_KEPT)]
 
     # What the printer persona asks.
 
@@ -2641,7 +2822,7 @@ class Spool:
                                   "documents": [], "ready": None, "seconds": 0, "pages": 0})
             if held:
                 job["release"] = "indefinite" if release is None else release
-            self._event(index, job, now)
+            self._event(index, job, now, "job-created")
             self._save(job, now)
             index["active"][str(job_id)] = self._entry(job)
             return job

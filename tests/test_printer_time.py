@@ -309,3 +309,71 @@ class Index(TimedTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Notifications(TimedTestCase):
+    """Create-Printer-Subscriptions / Create-Job-Subscriptions with ippget, Get-Notifications
+    answered from the spool's job events."""
+
+    def subscribe(self, *attrs, operation="Create-Printer-Subscriptions", **kwargs):
+        msg = message(operation, **kwargs)
+        msg.groups.append(F.Group(F.TAG_SUBSCRIPTION, [keyword("notify-pull-method", "ippget")]
+                                  + list(attrs)))
+        (group,) = groups(self.ok(msg), F.TAG_SUBSCRIPTION)
+        return group
+
+    def notifications(self, number, after=None):
+        operation_attrs = [attr("notify-subscription-ids", F.TAG_INTEGER, number)]
+        if after is not None:
+            operation_attrs.append(attr("notify-sequence-numbers", F.TAG_INTEGER, after))
+        answer = self.ok(message("Get-Notifications", operation_attrs=operation_attrs))
+        return [{a.name: a.first for a in g.attributes}
+                for g in groups(answer, F.TAG_EVENT_NOTIFICATION)]
+
+    def test_printer_subscription_sees_job_states(self):
+        number = self.subscribe(keyword("notify-events", "job-state-changed")).get(
+            "notify-subscription-id").first
+        job_id = self.print_job()["job-id"]
+        self.later(5)
+        events = self.notifications(number)
+        self.assertEqual([(e["job-id"], e["job-state"], e["notify-subscribed-event"]) for e in events],
+                         [(job_id, PENDING, "job-created"), (job_id, PENDING, "job-state-changed"),
+                          (job_id, PROCESSING, "job-state-changed"),
+                          (job_id, COMPLETED, "job-completed")])
+        last = events[-1]["notify-sequence-number"]
+        self.assertEqual(self.notifications(number, last + 1), [])
+
+    def test_job_completed_only_and_job_subscriptions(self):
+        job_id = self.print_job()["job-id"]
+        number = self.subscribe(attr("notify-job-id", F.TAG_INTEGER, job_id),
+                                keyword("notify-events", "job-completed"),
+                                operation="Create-Job-Subscriptions").get(
+            "notify-subscription-id").first
+        other = self.print_job()["job-id"]
+        self.later(10)
+        self.assertEqual([(e["job-id"], e["job-state"]) for e in self.notifications(number)],
+                         [(job_id, COMPLETED)])
+        self.assertNotEqual(other, job_id)
+
+    def test_subscription_operations(self):
+        number = self.subscribe().get("notify-subscription-id").first
+        answer = self.ok(message("Get-Subscription-Attributes", operation_attrs=[
+            attr("notify-subscription-id", F.TAG_INTEGER, number)]))
+        (group,) = groups(answer, F.TAG_SUBSCRIPTION)
+        self.assertEqual(group.get("notify-events").first, "job-completed")
+        self.ok(message("Renew-Subscription", operation_attrs=[
+            attr("notify-subscription-id", F.TAG_INTEGER, number),
+            attr("notify-lease-duration", F.TAG_INTEGER, 60)]))
+        self.ok(message("Get-Subscriptions"))
+        self.later(61)
+        answer = self.ask(message("Get-Notifications", operation_attrs=[
+            attr("notify-subscription-ids", F.TAG_INTEGER, number)]))
+        self.assertEqual(status_name(answer), "client-error-not-found")
+
+    def test_push_is_refused(self):
+        msg = message("Create-Printer-Subscriptions")
+        msg.groups.append(F.Group(F.TAG_SUBSCRIPTION, [
+            attr("notify-recipient-uri", F.TAG_URI, "mailto:someone@example.com")]))
+        (group,) = groups(self.ok(msg), F.TAG_SUBSCRIPTION)
+        self.assertEqual(group.get("notify-status-code").first,
+                         F.STATUS["client-error-uri-scheme-not-supported"])
