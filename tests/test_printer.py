@@ -913,6 +913,7 @@ class PrinterListener(unittest.TestCase):
     persona "office"; its spool and JSON log live in a temporary directory."""
 
     maxDiff = None
+    pages_per_minute = 0            # jobs complete the moment they arrive
 
     @classmethod
     def setUpClass(cls):
@@ -940,7 +941,7 @@ class PrinterListener(unittest.TestCase):
                     [ssa, "--inetd", "-a", "-l", "127.0.0.1:%d" % cls.port, sys.executable,
                      str(FAKECUPS), "--persona", "printer", "--printer", "office",
                      "--spool", cls.spool, "--log", cls.log, "--format", "json",
-                     "--pages-per-minute", "0"],
+                     "--pages-per-minute", str(cls.pages_per_minute)],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                     cwd=cls.tmp, env=dict(os.environ, LC_ALL="C"))
             cls.addClassCleanup(cls.stop, cls.proc)
