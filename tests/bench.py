@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark for fakecups.py (not a unit test: `python -m tests` does not collect it).
 
-    python3 tests/bench.py [--quick] [--only 1,2,3,4,5|floor] [--runs N] [--floor-runs N] [--what-if]
+    python3 tests/bench.py [--quick] [--only 1,2,3,4,5|floor,6] [--runs N] [--floor-runs N] [--what-if]
+                           [--spool-jobs N]
 
 Parts, each skipped with a message when its tool is missing:
   1. start-up: CPU (user+sys of the child, from os.wait4) and wall time per connection for the
@@ -20,6 +21,11 @@ Parts, each skipped with a message when its tool is missing:
      --as-user); ratios against the targets (CPU ≤ 1.10×, wall ≤ 1.05×); `-X importtime` of both
      launchers; the .pyc's unmarshal, the module body's costliest statements and how much of the
      .pyc is code lpstat -v never runs.
+  6. (`--only 6`) the printer persona's spool at scale (issue 11): Print-Job, Get-Printer-Attributes
+     and Get-Jobs with limit, one connection each on stdin (the installed launcher, CPU and wall),
+     against a spool of 100,000 finished jobs (--spool-jobs N) and an empty one, interleaved;
+     target ≤ 1.5× the empty spool's time.  The big spool is written directly (records of
+     ~500 bytes, no documents: about 400 MiB of 4 KiB blocks, removed afterwards).
 
 Only 127.0.0.1 is ever contacted; every loop is bounded in count and time; every process the
 benchmark starts is stopped in a finally block (Ctrl-C and SIGTERM included).  Python stdlib only.
@@ -1696,6 +1702,102 @@ def floor_where(args, workdir, floor_module, merged, summary):
 
 # ── main ───────────────────────────────────────────────────────────────────────────────────
 
+# ── part 6: the printer persona's spool at scale ───────────────────────────────────────────
+
+SCALE_TARGET = 1.5
+
+
+def ipp_request(operation, request_id, attributes, document=b""):
+    """An IPP/2.0 request (operation attributes only) as HTTP POST bytes."""
+    tags = {"charset": 0x47, "language": 0x48, "uri": 0x45, "name": 0x42, "keyword": 0x44,
+            "integer": 0x21, "mime": 0x49}
+    body = bytearray(b"\x02\x00" + operation.to_bytes(2, "big") + request_id.to_bytes(4, "big"))
+    body.append(0x01)
+    for tag, name, value in attributes:
+        raw = value.to_bytes(4, "big") if tag == "integer" else value.encode()
+        body += bytes([tags[tag]]) + len(name).to_bytes(2, "big") + name.encode()
+        body += len(raw).to_bytes(2, "big") + raw
+    body.append(0x03)
+    body += document
+    head = ("POST /ipp/print HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ipp\r\n"
+            "Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body))
+    return head.encode() + bytes(body)
+
+
+def fill_spool(directory, count):
+    """count finished jobs, written as the printer persona writes them, and its index."""
+    os.makedirs(directory)
+    template = ('{"printer":"bench","user":"user%%d","peer":"127.0.0.1:40000","name":"job %%d",'
+                '"hold":false,"attributes":"","hold-until":"no-hold","priority":50,"copies":1,'
+                '"job-id":%%d,"state":9,"reasons":"job-completed-successfully","created":%(t)s,'
+                '"processing":%(t)s,"completed":%(t)s,"documents":[{"document-format":'
+                '"application/pdf","document-name":null,"compression":null,"number":1,'
+                '"bytes":1000,"file":null,"sha256":null,"pages":1}],"ready":%(t)s,"seconds":3.0,'
+                '"pages":1,"updated":%(t)s}\n' % {"t": repr(time.time() - 86400)})
+    for job_id in range(1, count + 1):
+        with open(os.path.join(directory, "%d.json" % job_id), "w") as handle:
+            handle.write(template % (job_id % 7, job_id, job_id))
+    with open(os.path.join(directory, "index"), "w") as handle:
+        handle.write('{"next":%d,"bytes":0,"active":{},"free":0,"seq":0,"events":[]}\n' % (count + 1))
+    if os.geteuid() == 0:
+        for name in os.listdir(directory):
+            os.chown(os.path.join(directory, name), 65534, 65534)
+        os.chown(directory, 65534, 65534)
+
+
+def part_scale(args, workdir, launcher, summary):
+    out("\n## 6. The printer persona with %d jobs in its spool against an empty spool\n" % args.spool_jobs)
+    if launcher is None:
+        out("skipped: %s is missing" % SYSTEM_PYTHON)
+        return
+    spools = {"empty": os.path.join(workdir, "spool-empty"),
+              "%d jobs" % args.spool_jobs: os.path.join(workdir, "spool-full")}
+    started = time.monotonic()
+    fill_spool(spools["empty"], 0)
+    fill_spool(spools["%d jobs" % args.spool_jobs], args.spool_jobs)
+    out("spool of %d jobs written in %.1f s" % (args.spool_jobs, time.monotonic() - started))
+    uri = ("uri", "printer-uri", "ipp://localhost/ipp/print")
+    base = [("charset", "attributes-charset", "utf-8"), ("language", "attributes-natural-language", "en"),
+            uri, ("name", "requesting-user-name", "bench")]
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF\n"
+    requests = {
+        "Print-Job": ipp_request(0x0002, 1, base + [("mime", "document-format", "application/pdf")], pdf),
+        "Get-Printer-Attributes": ipp_request(0x000B, 1, base),
+        "Get-Jobs limit 10 completed": ipp_request(0x000A, 1, base + [
+            ("keyword", "which-jobs", "completed"), ("integer", "limit", 10)]),
+        "Get-Jobs limit 10 all": ipp_request(0x000A, 1, base + [
+            ("keyword", "which-jobs", "all"), ("integer", "limit", 10)]),
+    }
+    files = {}
+    for name, data in requests.items():
+        files[name] = os.path.join(workdir, "scale-%s.bin" % name.replace(" ", "-"))
+        with open(files[name], "wb") as handle:
+            handle.write(data)
+    log = os.path.join(workdir, "scale.log")
+    jobs = [(name, label) for name in requests for label in spools]
+    runs = args.scale_runs
+
+    def measure(job):
+        name, label = job
+        argv = [launcher, "--persona", "printer", "--printer", "bench", "--spool", spools[label],
+                "--log", log, "--pages-per-minute", "0"]
+        return spawn_measure(argv, stdin=files[name])
+
+    results = interleave(jobs, runs, 6, measure)
+    rows = []
+    for name in requests:
+        empty, full = (results[(name, label)] for label in spools)
+        cpu_e, cpu_f = median([r.cpu for r in empty]), median([r.cpu for r in full])
+        wall_e, wall_f = median([r.wall for r in empty]), median([r.wall for r in full])
+        rows.append([name, ms(cpu_e), ms(cpu_f), ratio(cpu_f, cpu_e), ms(wall_e), ms(wall_f),
+                     ratio(wall_f, wall_e), verdict(wall_f / wall_e, SCALE_TARGET, SCALE_TARGET)])
+        summary.append(("6 %s wall, %d jobs / empty" % (name, args.spool_jobs), ratio(wall_f, wall_e),
+                        "≤ %.1f×" % SCALE_TARGET, verdict(wall_f / wall_e, SCALE_TARGET, SCALE_TARGET)))
+    out(table(["request", "CPU empty", "CPU full", "ratio", "wall empty", "wall full", "ratio",
+               "verdict"], rows))
+    out("\n(medians of %d interleaved runs each; one connection = one process, as under xinetd)" % runs)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, 32 MiB job, 2 s of xinetd")
@@ -1708,10 +1810,13 @@ def main(argv=None):
     parser.add_argument("--what-if", action="store_true",
                         help="also measure launcher variants (os._exit, -IS) in parts 1, 2 and 4")
     parser.add_argument("--top", type=int, default=20, help="importtime rows to print")
+    parser.add_argument("--spool-jobs", type=int, default=100000,
+                        help="jobs in part 6's big spool (100000)")
     args = parser.parse_args(argv)
     args.runs = args.runs or (10 if args.quick else 30)
     args.lpstat_runs = 10 if args.quick else 20
     args.floor_runs = args.floor_runs or (7 if args.quick else 21)
+    args.scale_runs = 7 if args.quick else 21
     parts = {part.strip().replace("floor", "5") for part in args.only.split(",")}
     become_subreaper()
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -1745,7 +1850,7 @@ def main(argv=None):
         if os.path.exists(SYSTEM_PYTHON):
             launcher = build_launcher(workdir)
         for number, part in (("1", part_startup), ("2", part_lpstat), ("3", part_bigjob), ("4", part_xinetd),
-                             ("5", part_floor)):
+                             ("5", part_floor), ("6", part_scale)):
             if number in parts:
                 try:
                     before = os.getloadavg()[0]

@@ -182,7 +182,8 @@ class CupsdQueue(unittest.TestCase):
                     [which("systemd-socket-activate"), "--inetd", "-a",
                      "-l", "127.0.0.1:%d" % self.fake_port, sys.executable, str(FAKECUPS),
                      "--persona", "printer", "--printer", "office", "--spool",
-                     str(self.fake_spool), "--log", str(self.fake_log), "--format", "json"],
+                     str(self.fake_spool), "--log", str(self.fake_log), "--format", "json",
+                     "--pages-per-minute", "0"],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                     cwd=str(self.tmp), env=dict(os.environ, LC_ALL="C"))
             if wait_for_port(self.fake_port, START_TIMEOUT, self.listener):
