@@ -1,12 +1,15 @@
 #!/bin/sh
 # install.sh: put fakecups on TCP port 631 in place of CUPS, under xinetd or systemd.
 #
-#   sh install.sh [--xinetd | --systemd] [--dry-run]   install, or bring an install up to date
-#   sh install.sh --uninstall [--dry-run]              remove it and give CUPS back its state
-#   DESTDIR=DIR sh install.sh [...]                    stage the files under DIR; no service,
-#                                                      no user, no CUPS is touched
+#   sh install.sh [--xinetd | --systemd] [--dry-run] [SERVICE OPTION...]
+#                                          install, or bring an install up to date
+#   sh install.sh --uninstall [--dry-run]  remove it and give CUPS back its state
+#   DESTDIR=DIR sh install.sh [...]        stage the files under DIR; no service,
+#                                          no user, no CUPS is touched
 #
 # Run it from the fakecups source tree.  A second run changes nothing and says so.
+# The service options (--persona, --printer, --format, --syslog, ...) are kept in
+# /etc/default/fakecups; every run reads them back, so a re-run keeps them.
 # Settings from the environment:
 #   DESTDIR              stage under DIR (never written into any file)
 #   FAKECUPS_PYTHON      the interpreter for the launcher (default: /usr/bin/python3, ...)
@@ -20,6 +23,8 @@ LIBDIR=/usr/local/lib/fakecups
 LAUNCHER=/usr/local/sbin/fakecups
 LOGDIR=/var/log/fakecups
 LOG=$LOGDIR/fakecups.log
+SPOOL=/var/spool/fakecups
+DEFAULTS=/etc/default/fakecups
 STATEDIR=/var/lib/fakecups
 CUPS_STATE=$STATEDIR/cups-state
 SERVICE_USER=fakecups
@@ -32,6 +37,7 @@ CUPS_UNITS="cups.socket cups.path cups.service"
 FILES="
 $LIBDIR/fakecups.py 0644 all
 $LAUNCHER 0755 all
+$DEFAULTS 0644 all
 /etc/logrotate.d/fakecups 0644 all
 /etc/xinetd.d/fakecups 0644 xinetd
 /etc/systemd/system/fakecups.socket 0644 systemd
@@ -40,7 +46,7 @@ $LAUNCHER 0755 all
 
 usage() {
 	cat <<EOF
-usage: sh install.sh [--xinetd | --systemd] [--dry-run]
+usage: sh install.sh [--xinetd | --systemd] [--dry-run] [service options]
        sh install.sh --uninstall [--dry-run]
 
 Installs fakecups as the service on TCP port 631: stops and disables CUPS (and records how it
@@ -55,13 +61,23 @@ either an xinetd service (/etc/xinetd.d/fakecups) or systemd socket activation
   --uninstall  remove what install put in place, restart and re-enable CUPS as it was before
   --help       this text
 
+Service options, for every fakecups process (kept in $DEFAULTS, which every run reads
+back: give only what changes; systemd reads that file itself, xinetd gets them in server_args):
+  --persona empty|printer  cupsd with no printers (default), or a printer that keeps every job
+                           (in $SPOOL)
+  --printer NAME           the printer persona's queue name: letters, digits, - _ . @ +
+  --format text|json|classic   the records' format (text)
+  --syslog, --no-syslog    also send every record to syslog (off)
+  --max-job-bytes N, --max-spool-bytes N   the printer persona's limits
+  --reset-options          start from fakecups's defaults instead of the kept options
+
 DESTDIR=DIR stages the files under DIR and runs no service command.
 EOF
 }
 
 say() { printf '%s\n' "$*"; }
 warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
-die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
+die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit "${DIE_STATUS:-1}"; }
 
 # quote ARG: ARG as the shell would need it typed, for messages
 quote() {
@@ -98,13 +114,146 @@ put() {
 	if [ -e "$target" ]; then verb=replace; else verb=create; fi
 	if [ "$DRY_RUN" = yes ]; then
 		say "would $verb $target (mode $2)"
+		differences "$1" "$3"
 		return 0
 	fi
 	say "$verb $target (mode $2)"
+	differences "$1" "$3"
 	mkdir -p "${target%/*}"
 	printf '%s' "$3" >"$target.new"
 	chmod "$2" "$target.new"
 	mv -f "$target.new" "$target"
+}
+
+# differences PATH CONTENT: what replacing the installed PATH with CONTENT changes, shown for the
+# files an administrator may have edited (those under /etc): no hand edit is replaced unseen
+differences() {
+	case $1 in /etc/*) ;; *) return 0 ;; esac
+	[ -f "$R$1" ] && [ ! -L "$R$1" ] || return 0
+	if ! command -v diff >/dev/null 2>&1; then
+		say "  (diff is not installed: cannot show what changes in $R$1)"
+	elif printf '%s' "$2" | cmp -s - "$R$1"; then
+		say "  (only its mode changes)"
+	else
+		say "  what changes (- the installed file, + install.sh's):"
+		printf '%s' "$2" | diff -u "$R$1" - | sed -e '1,2d' -e 's/^/  /'
+	fi
+}
+
+# ── the service options ──────────────────────────────────────────────────────────────────
+# OPT_*: the options fakecups gets from the installer, empty for fakecups's default (OPT_SYSLOG:
+# yes, no or empty).  They are kept in $DEFAULTS, as FAKECUPS_OPTIONS.
+
+# check_value WHERE OPTION VALUE KIND: die unless VALUE is a KIND (persona, format, printer, number)
+check_value() {
+	case $4 in
+	persona) case $3 in empty | printer) return 0 ;; esac; why="one of: empty, printer" ;;
+	format) case $3 in text | json | classic) return 0 ;; esac; why="one of: text, json, classic" ;;
+	printer)
+		case $3 in '' | *[!A-Za-z0-9_.@+-]*) ;; *) [ ${#3} -gt 127 ] || return 0 ;; esac
+		why="not a printer name: use 1 to 127 letters, digits and - _ . @ + (no spaces)" ;;
+	number)
+		case $3 in '' | 0* | *[!0-9]*) ;; *) [ ${#3} -gt 18 ] || return 0 ;; esac
+		why="not a number of bytes (a whole number, more than 0)" ;;
+	esac
+	die "$2 $(quote "$3") ($1): $why"
+}
+
+# apply_option WHERE WORD [NEXT...]: set the service option WORD names, as fakecups takes it
+# (--name value or --name=value); TOOK = how many words it took.  WHERE: their source, for messages
+apply_option() {
+	word=$2
+	name=${word%%=*}
+	TOOK=1
+	case $word in
+	--syslog | --no-syslog) value= ;;
+	--syslog=* | --no-syslog=*) die "$name takes no value ($1)" ;;
+	--*=*) value=${word#*=} ;;
+	--?*)
+		[ $# -gt 2 ] || die "$word needs a value ($1)"
+		value=$3
+		TOOK=2 ;;
+	*) die "$(quote "$word") ($1): not an option" ;;
+	esac
+	case $name in
+	--persona) check_value "$1" "$name" "$value" persona; OPT_PERSONA=$value ;;
+	--format) check_value "$1" "$name" "$value" format; OPT_FORMAT=$value ;;
+	--printer) check_value "$1" "$name" "$value" printer; OPT_PRINTER=$value ;;
+	--max-job-bytes) check_value "$1" "$name" "$value" number; OPT_MAX_JOB=$value ;;
+	--max-spool-bytes) check_value "$1" "$name" "$value" number; OPT_MAX_SPOOL=$value ;;
+	--syslog) OPT_SYSLOG=yes ;;
+	--no-syslog) OPT_SYSLOG=no ;;
+	--log | --spool | --user)
+		[ "$name $value" != "--log $LOG" ] || return 0 # the installer's own
+		die "$name ($1): the installer sets it, not you: the log is $LOG, the printer persona's spool $SPOOL (logrotate and the systemd sandbox are made for them), the user $SERVICE_USER" ;;
+	*) die "$name ($1): not an option install.sh knows (see sh install.sh --help)" ;;
+	esac
+}
+
+# apply_words WHERE WORDS: every option in WORDS, split at blanks (no glob expanded)
+apply_words() {
+	where=$1
+	set -f
+	# shellcheck disable=SC2086 # split on purpose: the options are words
+	set -- $2
+	set +f
+	while [ $# -gt 0 ]; do
+		apply_option "$where" "$@"
+		shift "$TOOK"
+	done
+}
+
+clear_options() {
+	OPT_PERSONA='' OPT_PRINTER='' OPT_FORMAT='' OPT_SYSLOG='' OPT_MAX_JOB='' OPT_MAX_SPOOL='' OPT_WORDS=''
+}
+
+# service_options: the options as fakecups's arguments, defaults left out, in a fixed order
+service_options() {
+	words=
+	case $OPT_PERSONA in '' | empty) ;; *) words="$words --persona $OPT_PERSONA" ;; esac
+	[ -z "$OPT_PRINTER" ] || words="$words --printer $OPT_PRINTER"
+	case $OPT_FORMAT in '' | text) ;; *) words="$words --format $OPT_FORMAT" ;; esac
+	[ "$OPT_SYSLOG" != yes ] || words="$words --syslog"
+	[ -z "$OPT_MAX_JOB" ] || words="$words --max-job-bytes $OPT_MAX_JOB"
+	[ -z "$OPT_MAX_SPOOL" ] || words="$words --max-spool-bytes $OPT_MAX_SPOOL"
+	printf '%s' "${words# }"
+}
+
+# kept_options FILE: the value of FAKECUPS_OPTIONS in FILE (the last one, as systemd reads it)
+kept_options() {
+	words=$(sed -n 's/^[[:space:]]*FAKECUPS_OPTIONS=//p' "$1" | tail -n 1)
+	case $words in \"*\" | \'*\') words=${words#?}; words=${words%?} ;; esac
+	printf '%s' "$words"
+}
+
+# load_options: the options kept in $DEFAULTS (none there yet: those an earlier install left in
+# server_args or ExecStart, where they used to be added by hand), with the command line's on top
+load_options() {
+	set -- "$OPT_PERSONA" "$OPT_PRINTER" "$OPT_FORMAT" "$OPT_SYSLOG" "$OPT_MAX_JOB" "$OPT_MAX_SPOOL"
+	clear_options
+	if [ "$RESET_OPTIONS" = yes ]; then
+		say "--reset-options: not reading the kept options"
+	elif [ -f "$R$DEFAULTS" ]; then
+		apply_words "$R$DEFAULTS" "$(kept_options "$R$DEFAULTS")"
+	else
+		for file in "$R/etc/xinetd.d/fakecups" "$R/etc/systemd/system/fakecups@.service"; do
+			[ -f "$file" ] || continue
+			apply_words "$file" "$(sed -n -e 's/^[[:space:]]*server_args[[:space:]]*=//p' \
+				-e 's/^[[:space:]]*ExecStart=[[:space:]]*[^[:space:]]*//p' "$file" |
+				sed 's/[$]{*FAKECUPS_OPTIONS}*//g' | tr '\n' ' ')"
+			[ -n "$(service_options)" ] || continue
+			say "keeping the service options added by hand to $file: $(service_options) (from now on in $DEFAULTS)"
+			break
+		done
+	fi
+	OPT_PERSONA=${1:-$OPT_PERSONA}
+	OPT_PRINTER=${2:-$OPT_PRINTER}
+	OPT_FORMAT=${3:-$OPT_FORMAT}
+	OPT_SYSLOG=${4:-$OPT_SYSLOG}
+	OPT_MAX_JOB=${5:-$OPT_MAX_JOB}
+	OPT_MAX_SPOOL=${6:-$OPT_MAX_SPOOL}
+	OPT_WORDS=$(service_options)
+	if [ -n "$OPT_WORDS" ]; then say "service options: $OPT_WORDS"; else say "service options: none (the defaults)"; fi
 }
 
 # ── what gets installed ──────────────────────────────────────────────────────────────────
@@ -135,12 +284,23 @@ launcher() {
 	printf 'import os, sys; sys.path.insert(0, "%s"); import fakecups; os._exit(fakecups.main(sys.argv[1:]))\n' "$LIBDIR"
 }
 
+# xinetd_stanza: the stanza, its server_args followed by the service options (xinetd cannot read
+# $DEFAULTS itself), without "flags = IPv6" on a host without IPv6 (the listener would fail)
 xinetd_stanza() {
-	if [ -e /proc/net/if_inet6 ]; then
-		cat "$SRC/xinetd.d/fakecups"
-	else # no IPv6 here: an IPv6 listener could not be created at all
-		sed '/^[[:space:]]*flags[[:space:]]*=[[:space:]]*IPv6[[:space:]]*$/d' "$SRC/xinetd.d/fakecups"
-	fi
+	drop=
+	[ -e /proc/net/if_inet6 ] || drop='/^[[:space:]]*flags[[:space:]]*=[[:space:]]*IPv6[[:space:]]*$/d'
+	sed -e "s|^\([[:space:]]*server_args[[:space:]]*=[[:space:]]*--log $LOG\)\$|\1${OPT_WORDS:+ $OPT_WORDS}|" \
+		-e "$drop" "$SRC/xinetd.d/fakecups"
+}
+
+# defaults_file: $DEFAULTS with the options in its FAKECUPS_OPTIONS line, the rest as it is
+defaults_file() {
+	from=$SRC/default/fakecups
+	[ ! -f "$R$DEFAULTS" ] || from=$R$DEFAULTS
+	awk -v line="FAKECUPS_OPTIONS=\"$OPT_WORDS\"" '
+		/^[[:space:]]*FAKECUPS_OPTIONS=/ { if (!done) print line; done = 1; next }
+		{ print }
+		END { if (!done) print line }' "$from"
 }
 
 # content PATH: what the installed PATH holds
@@ -148,6 +308,7 @@ content() {
 	case $1 in
 	"$LIBDIR/fakecups.py") cat "$SRC/fakecups.py" ;;
 	"$LAUNCHER") launcher ;;
+	"$DEFAULTS") defaults_file ;;
 	/etc/logrotate.d/fakecups) cat "$SRC/contrib/logrotate-fakecups" ;;
 	/etc/xinetd.d/fakecups) xinetd_stanza ;;
 	/etc/systemd/system/*) cat "$SRC/systemd/${1##*/}" ;;
@@ -216,15 +377,16 @@ ensure_user() {
 	fi
 }
 
-ensure_logdir() {
-	dir=$R$LOGDIR
+# ensure_dir DIR: DIR exists, mode 0750, the service user's (the log directory, the spool)
+ensure_dir() {
+	dir=$R$1
 	if [ ! -d "$dir" ]; then
 		run mkdir -p -m 0750 "$dir"
 		[ -d "$dir" ] || { say "would chmod 0750 and chown $SERVICE_USER $dir"; return 0; }
 	fi
 	[ "$(stat -c %a "$dir")" = 750 ] || run chmod 0750 "$dir"
 	if staging; then
-		say "DESTDIR: not giving $LOGDIR to $SERVICE_USER (chown it on the target)"
+		say "DESTDIR: not giving $1 to $SERVICE_USER (chown it on the target)"
 	elif ids=$(getent passwd "$SERVICE_USER" | cut -d: -f3,4) && [ -n "$ids" ]; then
 		[ "$(stat -c %u:%g "$dir")" = "$ids" ] || run chown "$ids" "$dir"
 	else
@@ -437,12 +599,14 @@ do_install() {
 		die "systemd is not running here: use --xinetd (install xinetd first), or DESTDIR=DIR to stage"
 	fi
 	find_python
+	load_options
 	if [ "$MODE" = xinetd ]; then other=/etc/systemd/system/fakecups.socket; else other=/etc/xinetd.d/fakecups; fi
 	[ ! -e "$R$other" ] || die "fakecups is already installed the other way ($R$other exists): run sh install.sh --uninstall first"
 	stop_cups
 	check_cups_gone
 	ensure_user
-	ensure_logdir
+	ensure_dir "$LOGDIR"
+	if [ "$OPT_PERSONA" = printer ]; then ensure_dir "$SPOOL"; fi
 	install_files
 	compile_module
 	if staging; then
@@ -467,6 +631,9 @@ do_install() {
 }
 
 do_uninstall() {
+	if [ -f "$R$DEFAULTS" ] && words=$(kept_options "$R$DEFAULTS") && [ -n "$words" ]; then
+		say "the service options were: $words (sh install.sh $words brings them back)"
+	fi
 	had_units=no
 	had_stanza=no
 	[ ! -e "$R/etc/systemd/system/fakecups.socket" ] || had_units=yes
@@ -484,6 +651,7 @@ do_uninstall() {
 	for dir in "$R$LIBDIR/__pycache__" "$R$LIBDIR"; do
 		if [ -d "$dir" ] && [ -z "$(ls -A "$dir")" ]; then run rmdir "$dir"; fi
 	done
+	if [ -d "$R$SPOOL" ] && [ -z "$(ls -A "$R$SPOOL")" ]; then run rmdir "$R$SPOOL"; fi
 	if ! staging; then
 		if [ "$had_units" = yes ] && systemd_running; then run systemctl daemon-reload; fi
 		if [ "$had_stanza" = yes ]; then
@@ -503,6 +671,9 @@ do_uninstall() {
 	else
 		say "fakecups removed: $CHANGED change(s)"
 	fi
+	if [ -d "$R$SPOOL" ]; then
+		say "kept $R$SPOOL (the printer persona's jobs); to remove it: rm -r $R$SPOOL"
+	fi
 	if [ -d "$R$LOGDIR" ]; then
 		say "kept $R$LOGDIR (the records) and the user $SERVICE_USER; to remove them: rm -r $R$LOGDIR; userdel $SERVICE_USER"
 	fi
@@ -515,17 +686,26 @@ main() {
 	CHANGED=0
 	CONFIG_CHANGED=no
 	MODULE_CHANGED=no
-	for arg in "$@"; do
-		case $arg in
+	RESET_OPTIONS=no
+	clear_options
+	service_args=no
+	DIE_STATUS=2 # a mistake on the command line
+	while [ $# -gt 0 ]; do
+		TOOK=1
+		case $1 in
 		--help | -h) usage; exit 0 ;;
 		--dry-run | -n) DRY_RUN=yes ;;
 		--uninstall) ACTION=uninstall ;;
 		--xinetd | --systemd)
-			[ -z "$MODE" ] || [ "$MODE" = "${arg#--}" ] || { say "$PROG: choose one of --xinetd and --systemd" >&2; exit 2; }
-			MODE=${arg#--} ;;
-		*) printf '%s: unknown option: %s\n' "$PROG" "$arg" >&2; usage >&2; exit 2 ;;
+			[ -z "$MODE" ] || [ "$MODE" = "${1#--}" ] || die "choose one of --xinetd and --systemd"
+			MODE=${1#--} ;;
+		--reset-options) RESET_OPTIONS=yes service_args=yes ;;
+		*) apply_option "the command line" "$@"; service_args=yes ;;
 		esac
+		shift "$TOOK"
 	done
+	if [ "$ACTION" = uninstall ] && [ "$service_args" = yes ]; then die "service options go with an install, not with --uninstall"; fi
+	DIE_STATUS=1
 	if [ -n "${DESTDIR:-}" ] && [ -n "${FAKECUPS_ROOT:-}" ]; then die "set DESTDIR or FAKECUPS_ROOT, not both"; fi
 	R=${DESTDIR:-${FAKECUPS_ROOT:-}}
 	case $R in '' | /*) ;; *) R=$(pwd)/$R ;; esac

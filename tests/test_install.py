@@ -40,9 +40,9 @@ LIBDIR = "/usr/local/lib/fakecups"
 LAUNCHER = "/usr/local/sbin/fakecups"
 LOG = "/var/log/fakecups/fakecups.log"
 INSTALLED = {  # path → mode, for each mode of install
-    "xinetd": {LIBDIR + "/fakecups.py": 0o644, LAUNCHER: 0o755,
+    "xinetd": {LIBDIR + "/fakecups.py": 0o644, LAUNCHER: 0o755, "/etc/default/fakecups": 0o644,
                "/etc/logrotate.d/fakecups": 0o644, "/etc/xinetd.d/fakecups": 0o644},
-    "systemd": {LIBDIR + "/fakecups.py": 0o644, LAUNCHER: 0o755,
+    "systemd": {LIBDIR + "/fakecups.py": 0o644, LAUNCHER: 0o755, "/etc/default/fakecups": 0o644,
                 "/etc/logrotate.d/fakecups": 0o644,
                 "/etc/systemd/system/fakecups.socket": 0o644,
                 "/etc/systemd/system/fakecups@.service": 0o644},
@@ -244,6 +244,8 @@ class StagingTest(unittest.TestCase):
         lib = destdir / LIBDIR.lstrip("/")
         self.assertEqual((lib / "fakecups.py").read_bytes(), (REPO / "fakecups.py").read_bytes())
         self.assertEqual((destdir / "etc/logrotate.d/fakecups").read_bytes(), LOGROTATE.read_bytes())
+        self.assertEqual((destdir / "etc/default/fakecups").read_bytes(),
+                         (REPO / "default" / "fakecups").read_bytes())
         if mode == "xinetd":
             stanza = (destdir / "etc/xinetd.d/fakecups").read_text()
             if os.path.exists("/proc/net/if_inet6"):
@@ -733,7 +735,8 @@ class ServiceFilesTest(unittest.TestCase):
         for key, value in {"StandardInput": "socket", "StandardOutput": "socket",
                            "StandardError": "journal", "LogsDirectory": "fakecups",
                            "CollectMode": "inactive-or-failed", "User": "fakecups",
-                           "PrivateNetwork": "yes", "ExecStart": LAUNCHER}.items():
+                           "PrivateNetwork": "yes", "ExecStart": LAUNCHER + " $FAKECUPS_OPTIONS",
+                           "EnvironmentFile": "-/etc/default/fakecups"}.items():
             self.assertEqual(service[key], [value], key)
 
     def test_systemd_security_score(self):
@@ -907,6 +910,8 @@ class SocketActivateEndToEndTest(unittest.TestCase):
         unit = unit_values(destdir / "etc/systemd/system/fakecups@.service")
         argv = unit["ExecStart"][0].split()
         self.assertEqual(argv[0], LAUNCHER)
+        self.assertEqual(argv[1:], ["$FAKECUPS_OPTIONS"])         # staged empty: no argument
+        argv = argv[:1]
         logdir = tmp / "logs"                     # what LogsDirectory=fakecups makes
         logdir.mkdir(mode=0o750)
         if IS_ROOT:
