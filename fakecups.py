@@ -11,17 +11,18 @@ With --persona printer it is instead a virtual IPP Everywhere printer that keeps
     python3 fakecups.py --decode client.bin        # look inside a captured request stream
     python3 fakecups.py --help
 
-stdout carries nothing but HTTP responses.  stderr is never written while it is a socket
-(under xinetd it is the client's socket too).  Exit status: 0 after a connection that ended
-normally or on a client error, 1 when fakecups itself failed, 2 for bad options.
+stdout carries nothing but HTTP responses.  stderr is never written while it is the client's
+socket (under xinetd it is).  Exit status: 0 after a connection that ended normally or on a
+client error, 1 when fakecups itself failed, 2 for bad options.
 
 Limits (all options): request head 16 KiB and 30 s, body 1 GiB, idle 10 s between bytes.
 It speaks no TLS, no HTTP/2 and no Upgrade; such clients are recorded and the connection closed.
 
-Sections, in order: limits and protocol tables → errors → IPP codec (sans I/O) → HTTP/1.1
-framing → personas (what to answer: empty, then printer and its spool) → records and log
-formats → sinks → the connection loop, options and main.  Import cost is start-up cost here, so only cheap built-in modules are
-imported at the top; the rest is imported where it is first needed.
+Sections, in order: limits → protocol tables → small utilities → errors → IPP codec (sans I/O,
+one table of value syntaxes) → HTTP/1.1 framing → personas (the Persona base, then empty, then
+printer and its spool) → records and log formats → sinks → the connection loop → options and
+main.  Import cost is start-up cost here, so only cheap built-in modules are imported at the
+top; the rest is imported where it is first needed.
 """
 
 import os
@@ -55,109 +56,103 @@ IDENT = "fakecups"
 
 # ── IPP tables (RFC 8010, RFC 8011, CUPS extensions); keys are wire codes ────────────────
 
-GROUP_TAGS = {
-    0x01: "operation-attributes-tag", 0x02: "job-attributes-tag",
-    0x03: "end-of-attributes-tag", 0x04: "printer-attributes-tag",
-    0x05: "unsupported-attributes-tag", 0x06: "subscription-attributes-tag",
-    0x07: "event-notification-attributes-tag", 0x08: "resource-attributes-tag",
-    0x09: "document-attributes-tag", 0x0A: "system-attributes-tag",
-}
-TAG_OPERATION, TAG_END, TAG_UNSUPPORTED_GROUP = 0x01, 0x03, 0x05
+def code_table(text):
+    """{code: name} from whitespace-separated "0xCODE name" pairs, laid out as the RFCs list them."""
+    words = text.split()
+    return {int(code, 16): name for code, name in zip(words[::2], words[1::2])}
 
-VALUE_TAGS = {
-    0x10: "unsupported", 0x12: "unknown", 0x13: "no-value", 0x15: "not-settable",
-    0x16: "delete-attribute", 0x17: "admin-define",
-    0x21: "integer", 0x22: "boolean", 0x23: "enum",
-    0x30: "octetString", 0x31: "dateTime", 0x32: "resolution", 0x33: "rangeOfInteger",
-    0x34: "collection", 0x35: "textWithLanguage", 0x36: "nameWithLanguage",
-    0x37: "endCollection",
-    0x41: "textWithoutLanguage", 0x42: "nameWithoutLanguage", 0x44: "keyword", 0x45: "uri",
-    0x46: "uriScheme", 0x47: "charset", 0x48: "naturalLanguage", 0x49: "mimeMediaType",
-    0x4A: "memberAttrName", 0x7F: "extension",
-}
+
+GROUP_TAGS = code_table("""
+    0x01 operation-attributes-tag   0x02 job-attributes-tag   0x03 end-of-attributes-tag
+    0x04 printer-attributes-tag   0x05 unsupported-attributes-tag   0x06 subscription-attributes-tag
+    0x07 event-notification-attributes-tag   0x08 resource-attributes-tag
+    0x09 document-attributes-tag   0x0A system-attributes-tag""")
+TAG_OPERATION, TAG_JOB, TAG_END, TAG_PRINTER = 0x01, 0x02, 0x03, 0x04
+TAG_UNSUPPORTED_GROUP, TAG_SUBSCRIPTION = 0x05, 0x06
+
+# Value tags by name; what each one means on the wire is the SYNTAXES table in the codec.
+TAG_UNSUPPORTED, TAG_UNKNOWN, TAG_NO_VALUE = 0x10, 0x12, 0x13
+TAG_NOT_SETTABLE, TAG_DELETE_ATTRIBUTE, TAG_ADMIN_DEFINE = 0x15, 0x16, 0x17
 TAG_INTEGER, TAG_BOOLEAN, TAG_ENUM = 0x21, 0x22, 0x23
-TAG_DATETIME, TAG_RESOLUTION, TAG_RANGE = 0x31, 0x32, 0x33
+TAG_OCTETS, TAG_DATETIME, TAG_RESOLUTION, TAG_RANGE = 0x30, 0x31, 0x32, 0x33
 TAG_BEGIN_COLLECTION, TAG_TEXT_LANG, TAG_NAME_LANG, TAG_END_COLLECTION = 0x34, 0x35, 0x36, 0x37
-TAG_TEXT, TAG_NAME, TAG_KEYWORD, TAG_URI = 0x41, 0x42, 0x44, 0x45
-TAG_CHARSET, TAG_LANGUAGE, TAG_MEMBER_NAME, TAG_EXTENSION = 0x47, 0x48, 0x4A, 0x7F
-STRING_TAGS = frozenset((0x41, 0x42, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A))
-FIXED_SIZE_TAGS = {TAG_INTEGER: 4, TAG_ENUM: 4, TAG_BOOLEAN: 1, TAG_DATETIME: 11,
-                   TAG_RESOLUTION: 9, TAG_RANGE: 8}
+TAG_TEXT, TAG_NAME, TAG_KEYWORD, TAG_URI, TAG_URI_SCHEME = 0x41, 0x42, 0x44, 0x45, 0x46
+TAG_CHARSET, TAG_LANGUAGE, TAG_MIME_TYPE, TAG_MEMBER_NAME = 0x47, 0x48, 0x49, 0x4A
+TAG_EXTENSION = 0x7F
 
-OPERATIONS = {
-    0x0002: "Print-Job", 0x0003: "Print-URI", 0x0004: "Validate-Job", 0x0005: "Create-Job",
-    0x0006: "Send-Document", 0x0007: "Send-URI", 0x0008: "Cancel-Job",
-    0x0009: "Get-Job-Attributes", 0x000A: "Get-Jobs", 0x000B: "Get-Printer-Attributes",
-    0x000C: "Hold-Job", 0x000D: "Release-Job", 0x000E: "Restart-Job",
-    0x0010: "Pause-Printer", 0x0011: "Resume-Printer", 0x0012: "Purge-Jobs",
-    0x0013: "Set-Printer-Attributes", 0x0014: "Set-Job-Attributes",
-    0x0015: "Get-Printer-Supported-Values", 0x0016: "Create-Printer-Subscriptions",
-    0x0017: "Create-Job-Subscriptions", 0x0018: "Get-Subscription-Attributes",
-    0x0019: "Get-Subscriptions", 0x001A: "Renew-Subscription", 0x001B: "Cancel-Subscription",
-    0x001C: "Get-Notifications", 0x001E: "Get-Resource-Attributes", 0x0020: "Get-Resources",
-    0x0022: "Enable-Printer", 0x0023: "Disable-Printer",
-    0x0024: "Pause-Printer-After-Current-Job", 0x0025: "Hold-New-Jobs",
-    0x0026: "Release-Held-New-Jobs", 0x0027: "Deactivate-Printer", 0x0028: "Activate-Printer",
-    0x0029: "Restart-Printer", 0x002A: "Shutdown-Printer", 0x002B: "Startup-Printer",
-    0x002C: "Reprocess-Job", 0x002D: "Cancel-Current-Job", 0x002E: "Suspend-Current-Job",
-    0x002F: "Resume-Job", 0x0030: "Promote-Job", 0x0031: "Schedule-Job-After",
-    0x0033: "Cancel-Document", 0x0034: "Get-Document-Attributes", 0x0035: "Get-Documents",
-    0x0036: "Delete-Document", 0x0037: "Set-Document-Attributes", 0x0038: "Cancel-Jobs",
-    0x0039: "Cancel-My-Jobs", 0x003A: "Resubmit-Job", 0x003B: "Close-Job",
-    0x003C: "Identify-Printer", 0x003D: "Validate-Document", 0x003E: "Add-Document-Images",
-    0x003F: "Acknowledge-Document", 0x0040: "Acknowledge-Identify-Printer",
-    0x0041: "Acknowledge-Job", 0x0042: "Fetch-Document", 0x0043: "Fetch-Job",
-    0x0044: "Get-Output-Device-Attributes", 0x0045: "Update-Active-Jobs",
-    0x0046: "Deregister-Output-Device", 0x0047: "Update-Document-Status",
-    0x0048: "Update-Job-Status", 0x0049: "Update-Output-Device-Attributes",
-    0x004A: "Get-Next-Document-Data", 0x004B: "Allocate-Printer-Resources",
-    0x004C: "Create-Printer", 0x004D: "Deallocate-Printer-Resources",
-    0x004E: "Delete-Printer", 0x004F: "Get-Printers", 0x0050: "Shutdown-One-Printer",
-    0x0051: "Startup-One-Printer", 0x0052: "Cancel-Resource", 0x0053: "Create-Resource",
-    0x0054: "Install-Resource", 0x0055: "Send-Resource-Data",
-    0x0056: "Set-Resource-Attributes", 0x0057: "Create-Resource-Subscriptions",
-    0x0058: "Create-System-Subscriptions", 0x0059: "Disable-All-Printers",
-    0x005A: "Enable-All-Printers", 0x005B: "Get-System-Attributes",
-    0x005C: "Get-System-Supported-Values", 0x005D: "Pause-All-Printers",
-    0x005E: "Pause-All-Printers-After-Current-Job", 0x005F: "Register-Output-Device",
-    0x0060: "Restart-System", 0x0061: "Resume-All-Printers", 0x0062: "Set-System-Attributes",
-    0x0063: "Shutdown-All-Printers", 0x0064: "Startup-All-Printers",
-    0x4001: "CUPS-Get-Default", 0x4002: "CUPS-Get-Printers",
-    0x4003: "CUPS-Add-Modify-Printer", 0x4004: "CUPS-Delete-Printer",
-    0x4005: "CUPS-Get-Classes", 0x4006: "CUPS-Add-Modify-Class", 0x4007: "CUPS-Delete-Class",
-    0x4008: "CUPS-Accept-Jobs", 0x4009: "CUPS-Reject-Jobs", 0x400A: "CUPS-Set-Default",
-    0x400B: "CUPS-Get-Devices", 0x400C: "CUPS-Get-PPDs", 0x400D: "CUPS-Move-Job",
-    0x400E: "CUPS-Authenticate-Job", 0x400F: "CUPS-Get-PPD",
-    0x4027: "CUPS-Get-Document", 0x4028: "CUPS-Create-Local-Printer",
-}
+OPERATIONS = code_table("""
+    0x0002 Print-Job   0x0003 Print-URI   0x0004 Validate-Job   0x0005 Create-Job
+    0x0006 Send-Document   0x0007 Send-URI   0x0008 Cancel-Job   0x0009 Get-Job-Attributes
+    0x000A Get-Jobs   0x000B Get-Printer-Attributes   0x000C Hold-Job   0x000D Release-Job
+    0x000E Restart-Job   0x0010 Pause-Printer   0x0011 Resume-Printer   0x0012 Purge-Jobs
+    0x0013 Set-Printer-Attributes   0x0014 Set-Job-Attributes
+    0x0015 Get-Printer-Supported-Values   0x0016 Create-Printer-Subscriptions
+    0x0017 Create-Job-Subscriptions   0x0018 Get-Subscription-Attributes
+    0x0019 Get-Subscriptions   0x001A Renew-Subscription   0x001B Cancel-Subscription
+    0x001C Get-Notifications   0x001E Get-Resource-Attributes   0x0020 Get-Resources
+    0x0022 Enable-Printer   0x0023 Disable-Printer   0x0024 Pause-Printer-After-Current-Job
+    0x0025 Hold-New-Jobs   0x0026 Release-Held-New-Jobs   0x0027 Deactivate-Printer
+    0x0028 Activate-Printer   0x0029 Restart-Printer   0x002A Shutdown-Printer
+    0x002B Startup-Printer   0x002C Reprocess-Job   0x002D Cancel-Current-Job
+    0x002E Suspend-Current-Job   0x002F Resume-Job   0x0030 Promote-Job
+    0x0031 Schedule-Job-After   0x0033 Cancel-Document   0x0034 Get-Document-Attributes
+    0x0035 Get-Documents   0x0036 Delete-Document   0x0037 Set-Document-Attributes
+    0x0038 Cancel-Jobs   0x0039 Cancel-My-Jobs   0x003A Resubmit-Job   0x003B Close-Job
+    0x003C Identify-Printer   0x003D Validate-Document   0x003E Add-Document-Images
+    0x003F Acknowledge-Document   0x0040 Acknowledge-Identify-Printer   0x0041 Acknowledge-Job
+    0x0042 Fetch-Document   0x0043 Fetch-Job   0x0044 Get-Output-Device-Attributes
+    0x0045 Update-Active-Jobs   0x0046 Deregister-Output-Device   0x0047 Update-Document-Status
+    0x0048 Update-Job-Status   0x0049 Update-Output-Device-Attributes
+    0x004A Get-Next-Document-Data   0x004B Allocate-Printer-Resources   0x004C Create-Printer
+    0x004D Deallocate-Printer-Resources   0x004E Delete-Printer   0x004F Get-Printers
+    0x0050 Shutdown-One-Printer   0x0051 Startup-One-Printer   0x0052 Cancel-Resource
+    0x0053 Create-Resource   0x0054 Install-Resource   0x0055 Send-Resource-Data
+    0x0056 Set-Resource-Attributes   0x0057 Create-Resource-Subscriptions
+    0x0058 Create-System-Subscriptions   0x0059 Disable-All-Printers
+    0x005A Enable-All-Printers   0x005B Get-System-Attributes
+    0x005C Get-System-Supported-Values   0x005D Pause-All-Printers
+    0x005E Pause-All-Printers-After-Current-Job   0x005F Register-Output-Device
+    0x0060 Restart-System   0x0061 Resume-All-Printers   0x0062 Set-System-Attributes
+    0x0063 Shutdown-All-Printers   0x0064 Startup-All-Printers   0x4001 CUPS-Get-Default
+    0x4002 CUPS-Get-Printers   0x4003 CUPS-Add-Modify-Printer   0x4004 CUPS-Delete-Printer
+    0x4005 CUPS-Get-Classes   0x4006 CUPS-Add-Modify-Class   0x4007 CUPS-Delete-Class
+    0x4008 CUPS-Accept-Jobs   0x4009 CUPS-Reject-Jobs   0x400A CUPS-Set-Default
+    0x400B CUPS-Get-Devices   0x400C CUPS-Get-PPDs   0x400D CUPS-Move-Job
+    0x400E CUPS-Authenticate-Job   0x400F CUPS-Get-PPD   0x4027 CUPS-Get-Document
+    0x4028 CUPS-Create-Local-Printer
+""")
 OP = {name: code for code, name in OPERATIONS.items()}
 
-STATUS_CODES = {
-    0x0000: "successful-ok", 0x0001: "successful-ok-ignored-or-substituted-attributes",
-    0x0002: "successful-ok-conflicting-attributes",
-    0x0400: "client-error-bad-request", 0x0401: "client-error-forbidden",
-    0x0402: "client-error-not-authenticated", 0x0403: "client-error-not-authorized",
-    0x0404: "client-error-not-possible", 0x0405: "client-error-timeout",
-    0x0406: "client-error-not-found", 0x0407: "client-error-gone",
-    0x0408: "client-error-request-entity-too-large",
-    0x0409: "client-error-request-value-too-long",
-    0x040A: "client-error-document-format-not-supported",
-    0x040B: "client-error-attributes-or-values-not-supported",
-    0x040C: "client-error-uri-scheme-not-supported",
-    0x040D: "client-error-charset-not-supported",
-    0x040E: "client-error-conflicting-attributes",
-    0x040F: "client-error-compression-not-supported",
-    0x0410: "client-error-compression-error", 0x0411: "client-error-document-format-error",
-    0x0412: "client-error-document-access-error",
-    0x0413: "client-error-attributes-not-settable",
-    0x0500: "server-error-internal-error", 0x0501: "server-error-operation-not-supported",
-    0x0502: "server-error-service-unavailable", 0x0503: "server-error-version-not-supported",
-    0x0504: "server-error-device-error", 0x0505: "server-error-temporary-error",
-    0x0506: "server-error-not-accepting-jobs", 0x0507: "server-error-busy",
-    0x0508: "server-error-job-canceled",
-    0x0509: "server-error-multiple-document-jobs-not-supported",
-}
+STATUS_CODES = code_table("""
+    0x0000 successful-ok   0x0001 successful-ok-ignored-or-substituted-attributes
+    0x0002 successful-ok-conflicting-attributes   0x0400 client-error-bad-request
+    0x0401 client-error-forbidden   0x0402 client-error-not-authenticated
+    0x0403 client-error-not-authorized   0x0404 client-error-not-possible
+    0x0405 client-error-timeout   0x0406 client-error-not-found   0x0407 client-error-gone
+    0x0408 client-error-request-entity-too-large   0x0409 client-error-request-value-too-long
+    0x040A client-error-document-format-not-supported
+    0x040B client-error-attributes-or-values-not-supported
+    0x040C client-error-uri-scheme-not-supported   0x040D client-error-charset-not-supported
+    0x040E client-error-conflicting-attributes   0x040F client-error-compression-not-supported
+    0x0410 client-error-compression-error   0x0411 client-error-document-format-error
+    0x0412 client-error-document-access-error   0x0413 client-error-attributes-not-settable
+    0x0500 server-error-internal-error   0x0501 server-error-operation-not-supported
+    0x0502 server-error-service-unavailable   0x0503 server-error-version-not-supported
+    0x0504 server-error-device-error   0x0505 server-error-temporary-error
+    0x0506 server-error-not-accepting-jobs   0x0507 server-error-busy
+    0x0508 server-error-job-canceled   0x0509 server-error-multiple-document-jobs-not-supported
+""")
 STATUS = {name: code for code, name in STATUS_CODES.items()}
+
+JOB_STATES = {3: "pending", 4: "pending-held", 5: "processing", 6: "processing-stopped",
+              7: "canceled", 8: "aborted", 9: "completed"}
+JOB_PENDING, JOB_HELD, JOB_PROCESSING, JOB_STOPPED = 3, 4, 5, 6
+JOB_CANCELED, JOB_ABORTED, JOB_COMPLETED = 7, 8, 9
+JOB_ACTIVE = frozenset((JOB_PENDING, JOB_HELD, JOB_PROCESSING, JOB_STOPPED))   # not-completed
+PRINTER_IDLE = 3                                                    # printer-state
+FINISHINGS_NONE, PORTRAIT = 3, 3                                    # finishings, orientation
+QUALITY_DRAFT, QUALITY_NORMAL, QUALITY_HIGH = 3, 4, 5               # print-quality
+RESOLUTION_DPI = 3                                                  # resolution units
 
 HTTP_REASONS = {
     100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
@@ -171,6 +166,166 @@ HTTP_REASONS = {
 def code_name(table, code):
     """Unknown wire codes are shown, never dropped: 0x4042 is as telling as a name."""
     return table.get(code) or "0x%04x" % code
+
+
+# ── Small utilities: writing, hashing, escaping, dates ───────────────────────────────────
+
+def write_all(fd, data):
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def new_sha256():
+    """sha256 without hashlib's 10 ms import where the interpreter has _sha256 built in."""
+    try:
+        from _sha256 import sha256
+    except ImportError:
+        try:
+            from _sha2 import sha256
+        except ImportError:
+            from hashlib import sha256
+    return sha256()
+
+
+class DocumentDigest:
+    """Size and sha256 of a document as it streams by.  Small documents use the built-in
+    _sha256 (no import); past 1 MiB, OpenSSL's hashlib is worth its import (about five times
+    faster), so the first MiB is held and handed over.  Memory stays under 1 MiB + a chunk."""
+
+    SWITCH_AT = 1 << 20
+
+    def __init__(self):
+        self.size = 0
+        self._held = []
+        self._hasher = None
+
+    def update(self, chunk):
+        self.size += len(chunk)
+        if self._hasher is not None:
+            self._hasher.update(chunk)
+            return
+        self._held.append(chunk)
+        if self.size > self.SWITCH_AT:
+            try:
+                from hashlib import sha256
+                self._hasher = sha256()
+            except ImportError:             # unreadable after dropping privileges
+                self._hasher = new_sha256()
+            for held in self._held:
+                self._hasher.update(held)
+            self._held = None
+
+    def hexdigest(self):
+        if not self.size:
+            return None
+        if self._hasher is None:
+            hasher = new_sha256()
+            for held in self._held:
+                hasher.update(held)
+            return hasher.hexdigest()
+        return self._hasher.hexdigest()
+
+
+_CONTROL_ESCAPES = {c: "\\x%02x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
+_CONTROL_ESCAPES.update({c: "\\u%04x" % c for c in (0x2028, 0x2029, 0x202A, 0x202B, 0x202C,
+                                                     0x202D, 0x202E, 0x2066, 0x2067, 0x2068,
+                                                     0x2069, 0xFEFF)})
+_CONTROL_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"})
+
+
+def escape(text, limit=LOG_VALUE_CHARS):
+    """Client text made safe for a terminal: control bytes escaped, bad UTF-8 as \\xNN,
+    long values cut with their length noted."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
+    clipped = text[:limit]
+    safe = (clipped.translate(_CONTROL_ESCAPES).encode("utf-8", "surrogateescape")
+            .decode("utf-8", "backslashreplace"))
+    if len(text) > limit:
+        safe += "...[%d chars]" % len(text)
+    return safe
+
+
+def hex_clipped(data):
+    """Binary client data for a record: hex, cut like text with its length noted."""
+    return data[:LOG_VALUE_CHARS].hex() + ("...[%d bytes]" % len(data)
+                                           if len(data) > LOG_VALUE_CHARS else "")
+
+
+_JSON_ESCAPES = {c: "\\u%04x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
+_JSON_ESCAPES.update({0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+
+
+def to_json(value):
+    """Compact JSON for plain data (the json module would cost a `re` import per process)."""
+    if isinstance(value, str):
+        return '"%s"' % value.translate(_JSON_ESCAPES)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{%s}" % ",".join("%s:%s" % (to_json(str(k)), to_json(v)) for k, v in value.items())
+    return "[%s]" % ",".join(to_json(v) for v in value)
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(timestamp):
+    """IMF-fixdate (RFC 9110 5.6.7) without importing email.utils."""
+    t = time.gmtime(timestamp)
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec)
+
+
+def rfc3339(timestamp):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + (
+        ".%03dZ" % (int(timestamp * 1000) % 1000))
+
+
+def c_locale_date(timestamp):
+    """The date as `date` prints it in the C locale."""
+    return time.strftime("%a %b %e %H:%M:%S %Z %Y", time.localtime(timestamp))
+
+
+def atoi(text):
+    """C's atoi: leading digits, 0 when there are none (cupsd parses numbers with it)."""
+    text = text.lstrip(" \t\n\v\f\r")
+    sign = -1 if text[:1] == "-" else 1
+    digits = ""
+    for char in text[1:] if text[:1] in "+-" and text else text:
+        if char not in "0123456789" or len(digits) > 9:
+            break
+        digits += char
+    return sign * int(digits) if digits else 0
+
+
+def percent_decode(text):
+    parts = text.split("%")
+    out = [parts[0]]
+    for part in parts[1:]:
+        code = part[:2]
+        if len(code) == 2 and all(c in "0123456789abcdefABCDEF" for c in code):
+            out.append(chr(int(code, 16)) + part[2:])
+        else:
+            out.append("%" + part)
+    return "".join(out)
+
+
+def uri_path(uri):
+    """The path of ipp://host:port/path?query, "" if uri is not absolute."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return ""
+    path = rest[rest.find("/"):] if "/" in rest else "/"
+    return path.split("?", 1)[0]
 
 
 # ── Errors ───────────────────────────────────────────────────────────────────────────────
@@ -194,6 +349,18 @@ class HttpError(Exception):
     def __init__(self, status, reason):
         super().__init__(reason)
         self.status = status
+
+
+class IppError(Exception):
+    """A request a persona refuses with an IPP status; the dispatcher turns it into the answer.
+    echo=False answers in utf-8/en, as cupsd does before the request's charset is checked."""
+
+    def __init__(self, status, message=None, groups=(), echo=True):
+        super().__init__(message or status)
+        self.status = status
+        self.message = message
+        self.groups = groups
+        self.echo = echo
 
 
 class ClientGone(Exception):
@@ -225,6 +392,10 @@ class Attribute:
     @property
     def first(self):
         return self.values[0][1] if self.values else None
+
+    @property
+    def first_tag(self):
+        return self.values[0][0] if self.values else None
 
 
 class Group:
@@ -279,54 +450,123 @@ class Message:
         return None
 
 
-def _int(data, offset, size, signed=True):
-    return int.from_bytes(data[offset:offset + size], "big", signed=signed)
+# Value syntaxes: how each value tag's bytes decode, encode and show in a record.  Wire strings
+# keep every byte (invalid UTF-8 survives as surrogates and re-encodes); values that are tuples
+# keep their fields so every value re-encodes byte for byte.
+
+def _int32(raw, offset=0):
+    return int.from_bytes(raw[offset:offset + 4], "big", signed=True)
 
 
-def _text(raw):
-    """Wire strings keep every byte: invalid UTF-8 survives as surrogates and re-encodes."""
+def _pack32(*numbers):
+    return b"".join(n.to_bytes(4, "big", signed=True) for n in numbers)
+
+
+def _decode_text(raw, offset):
     return raw.decode("utf-8", "surrogateescape")
+
+
+def _encode_text(value):
+    return value.encode("utf-8", "surrogateescape")
 
 
 def _decode_with_language(raw, offset):
     if len(raw) < 4:
         raise ParseError("value with language shorter than 4 bytes", offset)
-    language_length = _int(raw, 0, 2, False)
-    end = 2 + language_length
+    end = 2 + int.from_bytes(raw[:2], "big")
     if end + 2 > len(raw):
         raise ParseError("language length past the value", offset)
-    text_length = _int(raw, end, 2, False)
-    if end + 2 + text_length != len(raw):
+    if end + 2 + int.from_bytes(raw[end:end + 2], "big") != len(raw):
         raise ParseError("text length does not match the value length", offset)
-    return _text(raw[2:end]), _text(raw[end + 2:])
+    return _decode_text(raw[2:end], offset), _decode_text(raw[end + 2:], offset)
+
+
+def _encode_with_language(value):
+    language, text = (_encode_text(part) for part in value)
+    return b"".join((len(language).to_bytes(2, "big"), language, len(text).to_bytes(2, "big"), text))
 
 
 def _decode_datetime(raw, offset):
-    """RFC 2579 DateAndTime; kept as its fields so it re-encodes byte for byte."""
-    return (_int(raw, 0, 2, False),) + tuple(raw[2:8]) + (chr(raw[8]),) + tuple(raw[9:11])
+    """RFC 2579 DateAndTime, kept as its fields."""
+    return (int.from_bytes(raw[:2], "big"),) + tuple(raw[2:8]) + (chr(raw[8]),) + tuple(raw[9:11])
+
+
+def _encode_datetime(value):
+    return value[0].to_bytes(2, "big") + bytes(value[1:7]) + value[7].encode("latin-1") + bytes(value[8:10])
+
+
+def _plain_collection(members):
+    return {escape(m.name): [plain_value(t, v) for t, v in m.values] for m in members}
+
+
+def _plain_bytes(value):
+    return hex_clipped(value) if isinstance(value, bytes) else value
+
+
+class Syntax:
+    """One row of the value-syntax table; size is the fixed value length or None."""
+
+    __slots__ = ("name", "size", "decode", "encode", "plain")
+
+    def __init__(self, name, size, decode, encode, plain):
+        self.name, self.size, self.decode, self.encode, self.plain = name, size, decode, encode, plain
+
+
+_raw = (lambda raw, offset: bytes(raw), bytes, _plain_bytes)
+_string = (_decode_text, _encode_text, escape)
+_integer = (lambda raw, offset: _int32(raw), _pack32, int)
+_with_language = (_decode_with_language, _encode_with_language,
+                  lambda v: {"language": escape(v[0]), "text": escape(v[1])})
+# Out-of-band values (RFC 8010 3.5.2) and octetString keep the bytes sent; strings are text.
+SYNTAXES = {tag: Syntax(name, None, *_raw) for tag, name in code_table("""
+    0x10 unsupported   0x12 unknown   0x13 no-value   0x15 not-settable   0x16 delete-attribute
+    0x17 admin-define   0x30 octetString   0x37 endCollection""").items()}
+SYNTAXES.update((tag, Syntax(name, None, *_string)) for tag, name in code_table("""
+    0x41 textWithoutLanguage   0x42 nameWithoutLanguage   0x44 keyword   0x45 uri   0x46 uriScheme
+    0x47 charset   0x48 naturalLanguage   0x49 mimeMediaType   0x4A memberAttrName""").items())
+SYNTAXES.update({
+    TAG_INTEGER: Syntax("integer", 4, *_integer),
+    TAG_ENUM: Syntax("enum", 4, *_integer),
+    TAG_BOOLEAN: Syntax("boolean", 1, lambda raw, offset: raw[0] != 0 if raw[0] in (0, 1) else raw[0],
+                        lambda value: bytes((value if type(value) is int else int(bool(value)),)),
+                        lambda value: value),          # neither 0 nor 1: kept as the number
+    TAG_DATETIME: Syntax("dateTime", 11, _decode_datetime, _encode_datetime,
+                         lambda v: escape("%04d-%02d-%02dT%02d:%02d:%02d.%d%s%02d:%02d" % v)),
+    TAG_RESOLUTION: Syntax("resolution", 9, lambda raw, offset: (_int32(raw), _int32(raw, 4), raw[8]),
+                           lambda v: _pack32(v[0], v[1]) + bytes((v[2],)),
+                           lambda v: {"x": v[0], "y": v[1], "units": {3: "dpi", 4: "dpcm"}.get(v[2], v[2])}),
+    TAG_RANGE: Syntax("rangeOfInteger", 8, lambda raw, offset: (_int32(raw), _int32(raw, 4)),
+                      lambda v: _pack32(*v), lambda v: {"lower": v[0], "upper": v[1]}),
+    TAG_TEXT_LANG: Syntax("textWithLanguage", None, *_with_language),
+    TAG_NAME_LANG: Syntax("nameWithLanguage", None, *_with_language),
+    TAG_BEGIN_COLLECTION: Syntax("collection", None, None, None, _plain_collection),
+    TAG_EXTENSION: Syntax("extension", None, lambda raw, offset: bytes(raw), lambda v: v[1],
+                          lambda v: {"tag": "0x%08x" % v[0], "hex": v[1][:LOG_VALUE_CHARS].hex()}),
+})
+UNKNOWN_SYNTAX = Syntax(None, None, *_raw)          # a tag no RFC defines: kept as sent
+VALUE_TAGS = {tag: syntax.name for tag, syntax in SYNTAXES.items()}
+STRUCTURE_TAGS = frozenset((TAG_BEGIN_COLLECTION, TAG_END_COLLECTION, TAG_MEMBER_NAME,
+                            TAG_EXTENSION))         # the grammar, not decode_value, reads these
 
 
 def decode_value(tag, raw, offset):
     """One value by its tag; unknown tags and out-of-band values stay raw bytes."""
-    size = FIXED_SIZE_TAGS.get(tag)
-    if size is not None and len(raw) != size:
-        raise ParseError("%s value of %d bytes, not %d"
-                         % (VALUE_TAGS[tag], len(raw), size), offset)
-    if tag == TAG_INTEGER or tag == TAG_ENUM:
-        return _int(raw, 0, 4)
-    if tag == TAG_BOOLEAN:
-        return raw[0] != 0 if raw[0] in (0, 1) else raw[0]
-    if tag in STRING_TAGS:
-        return _text(raw)
-    if tag == TAG_TEXT_LANG or tag == TAG_NAME_LANG:
-        return _decode_with_language(raw, offset)
-    if tag == TAG_RANGE:
-        return (_int(raw, 0, 4), _int(raw, 4, 4))
-    if tag == TAG_RESOLUTION:
-        return (_int(raw, 0, 4), _int(raw, 4, 4), raw[8])
-    if tag == TAG_DATETIME:
-        return _decode_datetime(raw, offset)
-    return bytes(raw)
+    syntax = SYNTAXES.get(tag, UNKNOWN_SYNTAX)
+    if syntax.size is not None and len(raw) != syntax.size:
+        raise ParseError("%s value of %d bytes, not %d" % (syntax.name, len(raw), syntax.size), offset)
+    return syntax.decode(raw, offset)
+
+
+def plain_value(tag, value):
+    """A value as JSON-ready data for records: str, int, bool, dict or list; binary as hex."""
+    return SYNTAXES.get(tag, UNKNOWN_SYNTAX).plain(value)
+
+
+def syntax_name(tag, value=None):
+    """How a value's syntax is shown in records: RFC names, extension tags by number."""
+    if tag == TAG_EXTENSION and value is not None:
+        return "extension(0x%08x)" % value[0]
+    return SYNTAXES.get(tag, UNKNOWN_SYNTAX).name or "0x%02x" % tag
 
 
 class _Cursor:
@@ -371,15 +611,15 @@ def _read_name_and_value(cursor):
 
 
 def _read_value(cursor, tag, extended, raw, offset, depth):
+    if tag not in STRUCTURE_TAGS:
+        return decode_value(tag, raw, offset)
     if tag == TAG_EXTENSION:
         return (extended, bytes(raw))
     if tag == TAG_BEGIN_COLLECTION:
         if raw:
             raise ParseError("begCollection value not 0 bytes", offset)
         return _read_collection(cursor, depth + 1)
-    if tag == TAG_END_COLLECTION or tag == TAG_MEMBER_NAME:
-        raise ParseError("%s outside a collection" % VALUE_TAGS[tag], offset)
-    return decode_value(tag, raw, offset)
+    raise ParseError("%s outside a collection" % VALUE_TAGS[tag], offset)
 
 
 def _read_collection(cursor, depth):
@@ -402,7 +642,7 @@ def _read_collection(cursor, depth):
         if tag == TAG_MEMBER_NAME:
             if not raw:
                 raise ParseError("memberAttrName value is empty", offset)
-            members.append(Attribute(_text(raw), []))
+            members.append(Attribute(_decode_text(raw, offset), []))
             continue
         if not members:
             raise ParseError("collection value before any memberAttrName", start)
@@ -437,37 +677,13 @@ def decode_message(data):
         if group is None:
             raise ParseError("attribute before any group tag", start)
         if name:
-            attribute = Attribute(_text(name), [])
+            attribute = Attribute(_decode_text(name, start), [])
             group.attributes.append(attribute)
         elif group.attributes:
             attribute = group.attributes[-1]
         else:
             raise ParseError("additional value with no attribute before it", start)
         attribute.values.append((tag, _read_value(cursor, tag, extended, raw, offset, 0)))
-
-
-def _encode_scalar(tag, value):
-    if tag == TAG_EXTENSION:
-        return value[1]
-    if tag == TAG_INTEGER or tag == TAG_ENUM:
-        return value.to_bytes(4, "big", signed=True)
-    if tag == TAG_BOOLEAN:
-        return bytes((value if type(value) is int else int(bool(value)),))
-    if tag in STRING_TAGS:
-        return value.encode("utf-8", "surrogateescape")
-    if tag == TAG_TEXT_LANG or tag == TAG_NAME_LANG:
-        language, text = (part.encode("utf-8", "surrogateescape") for part in value)
-        return b"".join((len(language).to_bytes(2, "big"), language,
-                         len(text).to_bytes(2, "big"), text))
-    if tag == TAG_RANGE:
-        return value[0].to_bytes(4, "big", signed=True) + value[1].to_bytes(4, "big", signed=True)
-    if tag == TAG_RESOLUTION:
-        return (value[0].to_bytes(4, "big", signed=True) + value[1].to_bytes(4, "big", signed=True)
-                + bytes((value[2],)))
-    if tag == TAG_DATETIME:
-        return (value[0].to_bytes(2, "big") + bytes(value[1:7]) + value[7].encode("latin-1")
-                + bytes(value[8:10]))
-    return bytes(value)
 
 
 def _encode_item(parts, tag, name, value):
@@ -484,13 +700,21 @@ def _encode_item(parts, tag, name, value):
             _encode_item(parts, TAG_MEMBER_NAME, b"", member.name)
             for member_tag, member_value in member.values:
                 _encode_item(parts, member_tag, b"", member_value)
-        parts.append(b"\x37\x00\x00\x00\x00")
+        parts.append(bytes((TAG_END_COLLECTION, 0, 0, 0, 0)))
         return
-    raw = _encode_scalar(tag, value)
+    raw = SYNTAXES.get(tag, UNKNOWN_SYNTAX).encode(value)
     if len(raw) > 0xFFFF:
         raise ValueError("IPP value of %d bytes does not fit a 16-bit length" % len(raw))
     parts.append(len(raw).to_bytes(2, "big"))
     parts.append(raw)
+
+
+def encode_attributes(parts, attributes):
+    for attribute in attributes:
+        name = _encode_text(attribute.name)
+        for tag, value in attribute.values:
+            _encode_item(parts, tag, name, value)
+            name = b""
 
 
 def encode_message(message):
@@ -499,21 +723,10 @@ def encode_message(message):
              message.request_id.to_bytes(4, "big", signed=True)]
     for group in message.groups:
         parts.append(bytes((group.tag,)))
-        for attribute in group.attributes:
-            name = attribute.name.encode("utf-8", "surrogateescape")
-            for tag, value in attribute.values:
-                _encode_item(parts, tag, name, value)
-                name = b""
+        encode_attributes(parts, group.attributes)
     parts.append(bytes((TAG_END,)))
     parts.append(message.data)
     return b"".join(parts)
-
-
-def syntax_name(tag, value=None):
-    """How a value's syntax is shown in records: RFC names, extension tags by number."""
-    if tag == TAG_EXTENSION and value is not None:
-        return "extension(0x%08x)" % value[0]
-    return VALUE_TAGS.get(tag) or "0x%02x" % tag
 
 
 # ── HTTP/1.1 framing over a byte source ──────────────────────────────────────────────────
@@ -628,20 +841,36 @@ def read_request_head(reader, head, max_header_bytes, deadline):
     Raises HttpError for a request that gets an error answer and ClientGone for bytes that
     are not HTTP at all (TLS, binary garbage), which get no answer.
     """
-    for empty_lines in range(MAX_EMPTY_LINES + 1):  # RFC 9112 2.2: ignore a few empty lines
-        if not reader.buffer and not reader.fill(deadline):
-            return False
-        first = reader.buffer[0]
-        if first not in b"\r\n":
-            break
-        line = reader.readline(2, deadline)
-        if line not in (b"\r\n", b"\n") or empty_lines == MAX_EMPTY_LINES:
-            head.line = line or b""
-            raise HttpError(400, "stray CR before the request line")
+    first = _skip_empty_lines(reader, head, deadline)
+    if first is None:
+        return False
     if first == TLS_HANDSHAKE or first < 0x20 or first > 0x7E:
         head.line = reader.buffer[:MAX_REQUEST_LINE]
         raise ClientGone("not HTTP (first byte 0x%02x%s)" % (
             first, ", a TLS handshake" if first == TLS_HANDSHAKE else ""))
+    _read_request_line(reader, head, deadline)
+    _check_version(head.version)
+    _read_headers(reader, head, max_header_bytes, deadline)
+    return True
+
+
+def _skip_empty_lines(reader, head, deadline):
+    """RFC 9112 2.2: a few empty lines before the request line are ignored.  The first byte
+    of the request, or None at a clean EOF."""
+    for empty_lines in range(MAX_EMPTY_LINES + 1):
+        if not reader.buffer and not reader.fill(deadline):
+            return None
+        first = reader.buffer[0]
+        if first not in b"\r\n":
+            return first
+        line = reader.readline(2, deadline)
+        if line not in (b"\r\n", b"\n") or empty_lines == MAX_EMPTY_LINES:
+            head.line = line or b""
+            raise HttpError(400, "stray CR before the request line")
+    return None
+
+
+def _read_request_line(reader, head, deadline):
     try:
         line = reader.readline(MAX_REQUEST_LINE + 2, deadline)
     except (ClientGone, Terminated):
@@ -658,7 +887,10 @@ def read_request_head(reader, head, max_header_bytes, deadline):
     if len(parts) != 3 or not all(parts) or b"\x00" in head.line or b"\r" in head.line:
         raise HttpError(400, "malformed request line")
     head.method, head.target, head.version = (p.decode("latin-1") for p in parts)
-    version = head.version
+
+
+def _check_version(version):
+    """HTTP/x.y with one digit each; 1.x is read as 1.1 (RFC 9110 2.5), others get 505."""
     number = version[5:]
     digits = number.split(".")
     if (version[:5] != "HTTP/" or len(digits) > 2
@@ -666,8 +898,11 @@ def read_request_head(reader, head, max_header_bytes, deadline):
         raise HttpError(400, "bad HTTP version")
     if digits == ["1"]:
         raise HttpError(400, "bad HTTP version")
-    if len(digits) != 2 or digits[0] != "1":     # RFC 9110 2.5: 1.x is read as 1.1
+    if len(digits) != 2 or digits[0] != "1":
         raise HttpError(505, "HTTP version %s not supported" % number)
+
+
+def _read_headers(reader, head, max_header_bytes, deadline):
     size = 0
     while True:
         line = reader.readline(max_header_bytes + 2, deadline)
@@ -680,7 +915,7 @@ def read_request_head(reader, head, max_header_bytes, deadline):
             raise HttpError(431, "headers larger than %d bytes" % max_header_bytes)
         field = _strip_eol(line)
         if not field:
-            return True
+            return
         if len(head.headers) >= MAX_HEADER_COUNT:
             raise HttpError(431, "more than %d header fields" % MAX_HEADER_COUNT)
         name, colon, value = field.partition(b":")
@@ -722,42 +957,50 @@ def iter_body(reader, framing, max_body_bytes, deadline_for):
     if kind == "length":
         if length > max_body_bytes:
             raise HttpError(413, "Content-Length %d over the %d byte limit" % (length, max_body_bytes))
-        while length:
-            chunk = reader.read(min(length, READ_SIZE), deadline_for())
-            if not chunk:
-                raise ClientGone("connection closed inside the body")
-            length -= len(chunk)
-            yield chunk
+        yield from _read_exactly(reader, length, deadline_for, "the body")
         return
     total = 0
     while True:
-        line = reader.readline(MAX_CHUNK_LINE, deadline_for())
-        if line is None:
-            raise HttpError(400, "chunk-size line too long")
-        if not line.endswith(b"\n"):
-            raise ClientGone("connection closed inside a chunk header")
-        size_text = _strip_eol(line).split(b";", 1)[0].strip(b" \t")
-        if not size_text or len(size_text) > 16 or size_text.strip(b"0123456789abcdefABCDEF"):
-            raise HttpError(400, "bad chunk size")
-        size = int(size_text, 16)
+        size = _read_chunk_size(reader, deadline_for())
         if size == 0:
             break
         total += size
         if total > max_body_bytes:
             raise HttpError(413, "chunked body over the %d byte limit" % max_body_bytes)
-        while size:
-            chunk = reader.read(min(size, READ_SIZE), deadline_for())
-            if not chunk:
-                raise ClientGone("connection closed inside a chunk")
-            size -= len(chunk)
-            yield chunk
+        yield from _read_exactly(reader, size, deadline_for, "a chunk")
         ending = reader.readline(3, deadline_for())
         if ending is not None and not ending.endswith(b"\n") and reader.eof:
             raise ClientGone("connection closed after a chunk")
         if ending not in (b"\r\n", b"\n"):
             raise HttpError(400, "chunk not followed by CRLF")
+    _skip_trailers(reader, deadline_for)
+
+
+def _read_exactly(reader, size, deadline_for, what):
+    while size:
+        chunk = reader.read(min(size, READ_SIZE), deadline_for())
+        if not chunk:
+            raise ClientGone("connection closed inside %s" % what)
+        size -= len(chunk)
+        yield chunk
+
+
+def _read_chunk_size(reader, deadline):
+    line = reader.readline(MAX_CHUNK_LINE, deadline)
+    if line is None:
+        raise HttpError(400, "chunk-size line too long")
+    if not line.endswith(b"\n"):
+        raise ClientGone("connection closed inside a chunk header")
+    size_text = _strip_eol(line).split(b";", 1)[0].strip(b" \t")
+    if not size_text or len(size_text) > 16 or size_text.strip(b"0123456789abcdefABCDEF"):
+        raise HttpError(400, "bad chunk size")
+    return int(size_text, 16)
+
+
+def _skip_trailers(reader, deadline_for):
+    """A chunked body's trailer fields are read and dropped, within the header limit."""
     trailer_bytes = 0
-    while True:                                 # trailers are read and dropped
+    while True:
         line = reader.readline(DEFAULT_MAX_HEADER_BYTES, deadline_for())
         if line is not None and not line.endswith(b"\n"):
             raise ClientGone("connection closed inside the chunked trailer")
@@ -768,17 +1011,6 @@ def iter_body(reader, framing, max_body_bytes, deadline_for):
             raise HttpError(431, "chunked trailer too large")
         if not _strip_eol(line):
             return
-
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def http_date(timestamp):
-    """IMF-fixdate (RFC 9110 5.6.7) without importing email.utils."""
-    t = time.gmtime(timestamp)
-    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
-        _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec)
 
 
 def format_response(status, headers, body=b"", head_only=False, version="HTTP/1.1"):
@@ -797,7 +1029,7 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def cupsd_headers(now, keep_alive, idle_timeout, content_length, content_type, extra=(),
-                  last_modified=None, http10=False):
+                  last_modified=None, http10=False, server=SERVER_HEADER):
     """Response headers in the order cupsd 2.4 sends them (libcups' field enum order);
     HTTP/1.0 answers carry no Connection or Keep-Alive header, as cupsd's do not."""
     headers = [] if http10 else [("Connection", "Keep-Alive" if keep_alive else "close")]
@@ -812,7 +1044,7 @@ def cupsd_headers(now, keep_alive, idle_timeout, content_length, content_type, e
     if last_modified is not None:
         headers.append(("Last-Modified", http_date(last_modified)))
     headers.extend(extra)
-    headers.extend((("Accept-Encoding", "gzip, deflate, identity"), ("Server", SERVER_HEADER),
+    headers.extend((("Accept-Encoding", "gzip, deflate, identity"), ("Server", server),
                     ("X-Frame-Options", "DENY"),
                     ("Content-Security-Policy", "frame-ancestors 'none'")))
     return headers
@@ -859,7 +1091,7 @@ def _leading(message, index, name, value_tag):
     groups = message.groups
     if groups and groups[0].tag == TAG_OPERATION and index < len(groups[0].attributes):
         attribute = groups[0].attributes[index]
-        if attribute.name == name and attribute.values[0][0] == value_tag:
+        if attribute.name == name and attribute.first_tag == value_tag:
             return attribute.first
     return None
 
@@ -887,13 +1119,17 @@ def unauthorized():
     return Answer(401, None, close=True)
 
 
-def uri_path(uri):
-    """The path of ipp://host:port/path?query, "" if uri is not absolute."""
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
-        return ""
-    path = rest[rest.find("/"):] if "/" in rest else "/"
-    return path.split("?", 1)[0]
+def not_found(text="The printer or class does not exist."):
+    return IppError("client-error-not-found", text)
+
+
+def bad_request(text):
+    return IppError("client-error-bad-request", text)
+
+
+def unsupported_value(text, attribute):
+    return IppError("client-error-attributes-or-values-not-supported", text,
+                    [Group(TAG_UNSUPPORTED_GROUP, [attribute])])
 
 
 def libcups_rejects(message):
@@ -915,40 +1151,35 @@ URI_OPTIONAL = frozenset((OP["CUPS-Get-Default"], OP["CUPS-Get-Printers"], OP["C
                           OP["CUPS-Get-Devices"], OP["CUPS-Get-PPDs"]))
 
 
-def check_request(request):
+def check_request(message):
     """The checks cupsd 2.4's cupsdProcessIPPRequest makes before looking at the operation;
-    an Answer when one fails, else None."""
-    message = request.message
+    raises IppError when one fails."""
     major, minor = message.version
     if major not in (1, 2):
-        return ipp_answer(request, "server-error-version-not-supported",
-                          "Bad request version number %d.%d." % (major, minor), echo=False)
+        raise IppError("server-error-version-not-supported",
+                       "Bad request version number %d.%d." % (major, minor), echo=False)
     if message.request_id < 1:
-        return ipp_answer(request, "client-error-bad-request",
-                          "Bad request ID %d." % message.request_id, echo=False)
+        raise IppError("client-error-bad-request", "Bad request ID %d." % message.request_id,
+                       echo=False)
     tags = [g.tag for g in message.groups for _ in g.attributes]
     if not tags:
-        return ipp_answer(request, "client-error-bad-request", "No attributes in request.",
-                          echo=False)
+        raise IppError("client-error-bad-request", "No attributes in request.", echo=False)
     for previous, tag in zip(tags, tags[1:]):
         if tag < previous:
-            return ipp_answer(request, "client-error-bad-request",
-                              "Attribute groups are out of order (%x < %x)." % (tag, previous),
-                              echo=False)
+            raise IppError("client-error-bad-request",
+                           "Attribute groups are out of order (%x < %x)." % (tag, previous),
+                           echo=False)
     charset = _leading(message, 0, "attributes-charset", TAG_CHARSET)
     language = _leading(message, 1, "attributes-natural-language", TAG_LANGUAGE)
     if charset is not None and charset.lower() not in ("us-ascii", "utf-8"):
-        return ipp_answer(request, "client-error-charset-not-supported",
-                          "Unsupported character set \"%s\"." % charset)
+        raise IppError("client-error-charset-not-supported",
+                       "Unsupported character set \"%s\"." % charset)
     if charset is None or language is None or (
             operation_uri(message) is None and message.code not in URI_OPTIONAL):
-        return ipp_answer(request, "client-error-bad-request", "Missing required attributes.")
+        raise bad_request("Missing required attributes.")
     user = message.find("requesting-user-name")
-    if user is not None and user.values[0][0] not in (TAG_NAME, TAG_NAME_LANG):
-        return ipp_answer(request, "client-error-attributes-or-values-not-supported",
-                          "\"requesting-user-name\" attribute with wrong syntax.",
-                          [Group(TAG_UNSUPPORTED_GROUP, [user])])
-    return None
+    if user is not None and user.first_tag not in (TAG_NAME, TAG_NAME_LANG):
+        raise unsupported_value("\"requesting-user-name\" attribute with wrong syntax.", user)
 
 
 def operation_uri(message):
@@ -959,286 +1190,110 @@ def operation_uri(message):
         candidates.append(("ppd-name", TAG_NAME))
     for name, tag in candidates:
         attribute = message.find(name)
-        if attribute is not None and attribute.values[0][0] == tag:
+        if attribute is not None and attribute.first_tag == tag:
             if message.find(name, TAG_OPERATION) is attribute:
                 return name, attribute.first
     return None
 
 
-def _integer(message, name):
-    attribute = message.find(name)
-    if attribute is None or attribute.values[0][0] != TAG_INTEGER:
-        return None
-    return attribute.first
-
-
-def _atoi(text):
-    """C's atoi: leading digits, 0 when there are none."""
-    text = text.lstrip(" \t\n\v\f\r")
-    sign = -1 if text[:1] == "-" else 1
-    digits = ""
-    for char in text[1:] if text[:1] in "+-" and text else text:
-        if char not in "0123456789" or len(digits) > 9:
-            break
-        digits += char
-    return sign * int(digits) if digits else 0
-
-
-def _not_found(request, text="The printer or class does not exist."):
-    return ipp_answer(request, "client-error-not-found", text)
-
-
-def _bad(request, text):
-    return ipp_answer(request, "client-error-bad-request", text)
-
-
-def _resource(request):
+def resource(request):
+    """(attribute name, URI, path) of the request's target; ("", "", "") when it has none."""
     name, uri = operation_uri(request.message) or ("", "")
     return name, uri, uri_path(uri)
 
 
-def _is_destination(path):
-    """/printers/NAME or /classes/NAME with a non-empty NAME."""
-    for prefix in ("/printers/", "/classes/"):
-        if path.startswith(prefix) and len(path) > len(prefix):
-            return True
-    return False
+def integer_value(message, name):
+    attribute = message.find(name)
+    if attribute is None or attribute.first_tag != TAG_INTEGER:
+        return None
+    return attribute.first
 
 
-def _job_operation(request):
-    """Operations on one job: there are no jobs, so every job is missing."""
-    name, uri, path = _resource(request)
-    if name == "job-uri":
-        if not path.startswith("/jobs/"):
-            return _bad(request, "Bad job-uri \"%s\"." % uri)
-        if request.message.code == OP["Close-Job"]:
-            return _bad(request, "Close-Job doesn't support the job-uri attribute.")
-        return _not_found(request, "Job #%d does not exist." % _atoi(path[6:]))
-    job_id = _integer(request.message, "job-id")
-    if job_id is None:
-        return _bad(request, "Got a printer-uri attribute but no job-id.")
-    if job_id == 0 and request.message.code == OP["Cancel-Job"]:
-        return _not_found(request)
-    return _not_found(request, "Job #%d does not exist." % job_id)
+def handles(*names):
+    """Marks a persona method as the handler of the named IPP operations."""
+    def mark(method):
+        method.operations = names
+        return method
+    return mark
 
 
-def _destination_operation(request):
-    """Operations that look the printer up first: there is none."""
-    return _not_found(request)
+class Persona:
+    """What one kind of server answers.  Subclasses mark a method per operation with
+    @handles(...); the table of {operation code: method name} is built from the marks, and
+    operations-supported is that table.  The web side (pages, Server header) is here too."""
+
+    handlers = {}
+    modules = ()                       # imported before privileges are dropped
+    server_header = SERVER_HEADER
+    home_text = "CUPS is the standards-based, open source printing system developed by OpenPrinting."
+    cgi_texts = {"/admin": ("Administration", "No printers or classes are configured."),
+                 "/classes": ("Classes", "No classes."), "/help": ("Help", "No help pages."),
+                 "/jobs": ("Jobs", "No jobs."), "/printers": ("Printers", "No printers.")}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        table = dict(cls.handlers)
+        for attribute, member in vars(cls).items():
+            for name in getattr(member, "operations", ()):
+                table[OP[name]] = attribute
+        cls.handlers = table
+
+    @classmethod
+    def from_options(cls, options, environ):
+        return cls()
+
+    @property
+    def operations_supported(self):
+        return sorted(self.handlers)
+
+    def __call__(self, request, document=None):
+        """The answer to one IPP request: cupsd's generic checks, then the handler."""
+        if libcups_rejects(request.message) is not None:
+            return Answer(400, None, close=True)
+        try:
+            check_request(request.message)
+            handler = self.handlers.get(request.message.code)
+            if handler is None:
+                raise IppError("server-error-operation-not-supported", "%s not supported."
+                               % code_name(OPERATIONS, request.message.code))
+            self.check_target(request)
+            return getattr(self, handler)(request, document)
+        except IppError as error:
+            return ipp_answer(request, error.status, error.message, error.groups, error.echo)
+
+    def check_target(self, request):
+        """Hook: refuse (raise IppError) a request aimed at something this persona is not."""
+
+    # The web side: what cupsd's web interface answers with these pages.
+
+    def path_problem(self, path):
+        """403 for what cupsd's is_path_absolute() refuses, 401 for its login locations."""
+        if not path.startswith("/") or any(c in path for c in "<\"'") or "/../" in path + "/":
+            return 403
+        if path.startswith(LOGIN_PREFIXES):
+            return 401
+        return None
+
+    def web(self, method, path):
+        """(status, page or None, is a static file) for GET, HEAD and non-IPP POST."""
+        cgi = next((p for p in self.cgi_texts if path == p or path.startswith(p + "/")), None)
+        if cgi is not None and not path.endswith((".ppd", ".png")):
+            title, text = self.cgi_texts[cgi]
+            return 200, WEB_PAGE % {"title": title, "text": text}, False
+        if path in ("/", "/index.html"):
+            if method == "POST":
+                return 401, None, True
+            return 200, WEB_PAGE % {"title": "Home", "text": self.home_text}, True
+        return 404, None, False
+
+    def error_page(self, status):
+        """cupsdSendError()'s page: same template, same sizes (401 → 521 bytes)."""
+        title = HTTP_REASONS.get(status, "Unknown")
+        return (ERROR_PAGE % {"title": title, "text": ERROR_TEXTS.get(status, "")}).encode()
 
 
-def _print_job(request, has_document):
-    if not has_document:
-        return _bad(request, "No file in print request.")
-    return _not_found(request)
-
-
-WHICH_JOBS = frozenset(("not-completed", "completed", "aborted", "all", "canceled", "pending",
-                        "pending-held", "processing", "processing-stopped"))
-
-
-def _get_jobs(request):
-    name, uri, path = _resource(request)
-    if name != "printer-uri":
-        return _bad(request, "No printer-uri in request.")
-    server_wide = (path in ("/", "/jobs") or (path[:9] == "/printers" and len(path) <= 10)
-                   or (path[:8] == "/classes" and len(path) <= 9))
-    if not server_wide:
-        return _not_found(request)
-    message = request.message
-    job_ids = message.find("job-ids")
-    which = message.find("which-jobs")
-    if which is not None and which.values[0][0] == TAG_KEYWORD:
-        if job_ids is not None:
-            return ipp_answer(request, "client-error-conflicting-attributes",
-                              "The which-jobs attribute cannot be provided with job-ids.")
-        if which.first not in WHICH_JOBS:
-            return ipp_answer(request, "client-error-attributes-or-values-not-supported",
-                              "The which-jobs value \"%s\" is not supported." % which.first,
-                              [Group(TAG_UNSUPPORTED_GROUP, [which])])
-    if job_ids is not None and job_ids.values[0][0] == TAG_INTEGER:
-        return _not_found(request, "Job #%d does not exist." % job_ids.first)
-    return ipp_answer(request, "successful-ok")
-
-
-def _cancel_all_jobs(request):
-    message = request.message
-    my_jobs = message.find("my-jobs")
-    wants_own = message.code == OP["Cancel-My-Jobs"] or (
-        my_jobs is not None and my_jobs.values[0] == (TAG_BOOLEAN, True))
-    user = message.find("requesting-user-name")
-    if wants_own and (user is None or user.values[0][0] != TAG_NAME):
-        return _bad(request, "Missing requesting-user-name attribute.")
-    name, uri, path = _resource(request)
-    if name != "printer-uri":
-        return _bad(request, "The printer-uri attribute is required.")
-    if _is_destination(path):
-        return _not_found(request)
-    return unauthorized()
-
-
-def _subscription_id(request):
-    value = _integer(request.message, "notify-subscription-id")
-    return _not_found(request, "Subscription #%d does not exist." % (value or 0))
-
-
-SERVER_RESOURCES = frozenset(("/", "/printers", "/printers/", "/classes", "/classes/"))
-
-
-def _create_subscriptions(request):
-    name, uri, path = _resource(request)
-    if path not in SERVER_RESOURCES:
-        return _not_found(request)
-    if request.message.code == OP["Create-Job-Subscriptions"]:
-        return unauthorized()
-    groups = [g for g in request.message.groups if g.tag == 0x06]
-    if not groups:
-        return _bad(request, "No subscription attributes in request.")
-    if any(g.get("notify-events") is None for g in groups):
-        return _bad(request, "notify-events not specified.")
-    made = [Group(0x06, [Attribute("notify-subscription-id", [(TAG_INTEGER, n + 1)])])
-            for n in range(len(groups))]
-    return ipp_answer(request, "successful-ok", groups=made)
-
-
-def _get_subscriptions(request):
-    name, uri, path = _resource(request)
-    if path in SERVER_RESOURCES or path in ("/jobs", "/jobs/"):
-        return _not_found(request, "No subscriptions found.")
-    if path.startswith("/jobs/"):
-        return _not_found(request, "Job #%d does not exist." % _atoi(path[6:]))
-    return _not_found(request)
-
-
-def _get_notifications(request):
-    ids = request.message.find("notify-subscription-ids")
-    if ids is None or ids.values[0][0] != TAG_INTEGER:
-        return _bad(request, "Missing notify-subscription-ids attribute.")
-    return _not_found(request, "Subscription #%d does not exist." % ids.first)
-
-
-def _add_destination(kind):
-    """CUPS-Add-Modify-Printer/-Class: a well-formed new queue needs an administrator."""
-    def respond(request):
-        name, uri, path = _resource(request)
-        prefix = "/%s/" % kind
-        if not path.startswith(prefix) or len(path) == len(prefix):
-            singular = "printer" if kind == "printers" else "class"
-            return _bad(request, "The printer-uri must be of the form "
-                        "\"ipp://HOSTNAME/%s/%sNAME\"." % (kind, singular.upper()))
-        queue = _percent_decode(path[len(prefix):])
-        if len(queue) >= 128 or any(c <= " " or c in "\x7f/#" for c in queue):
-            return _bad(request, "The printer-uri \"%s\" contains invalid characters." % uri)
-        return unauthorized()
-    return respond
-
-
-def _percent_decode(text):
-    parts = text.split("%")
-    out = [parts[0]]
-    for part in parts[1:]:
-        code = part[:2]
-        if len(code) == 2 and all(c in "0123456789abcdefABCDEF" for c in code):
-            out.append(chr(int(code, 16)) + part[2:])
-        else:
-            out.append("%" + part)
-    return "".join(out)
-
-
-def _move_job(request):
-    target = request.message.find("job-printer-uri")
-    if target is None or target.values[0][0] != TAG_URI:
-        return _bad(request, "job-printer-uri attribute missing.")
-    return _not_found(request)
-
-
-def _get_ppd(request):
-    name, value, path = _resource(request)
-    if name == "ppd-name" and "../" in value:
-        return ipp_answer(request, "client-error-attributes-or-values-not-supported",
-                          "Invalid ppd-name value.")
-    return _not_found(request, "The PPD file \"%s\" could not be found." % value)
-
-
-def _get_ppds(request):
-    """cups-driverd with no drivers: IPP 1.1, en-US, not-found and no status-message."""
-    answer = ipp_answer(request, "client-error-not-found", version=(1, 1), echo=False)
-    answer.message.groups[0].attributes[1].values[0] = (TAG_LANGUAGE, "en-US")
-    return answer
-
-
-def _create_local_printer(request):
-    for name, tag in (("printer-name", TAG_NAME), ("device-uri", TAG_URI)):
-        attribute = request.message.find(name)
-        if attribute is None:
-            return _bad(request, "Missing required attribute \"%s\"." % name)
-        if request.message.find(name, 0x04) is not attribute:
-            return _bad(request, "Attribute \"%s\" is in the wrong group." % name)
-        if attribute.values[0][0] != tag:
-            return _bad(request, "Attribute \"%s\" is the wrong value type." % name)
-    return ipp_answer(request, "client-error-forbidden",
-                      "Only local users can create a local printer.")
-
-
-def _not_supported(request):
-    return ipp_answer(request, "server-error-operation-not-supported",
-                      "%s not supported." % code_name(OPERATIONS, request.message.code))
-
-
-def _fixed(status, text):
-    return lambda request: ipp_answer(request, status, text)
-
-
-EMPTY_OPERATIONS = {
-    "CUPS-Get-Default": _fixed("client-error-not-found", "No default printer."),
-    "CUPS-Get-Printers": _fixed("client-error-not-found", "No destinations added."),
-    "CUPS-Get-Classes": _fixed("client-error-not-found", "No destinations added."),
-    "Get-Jobs": _get_jobs,
-    "Purge-Jobs": _cancel_all_jobs, "Cancel-Jobs": _cancel_all_jobs,
-    "Cancel-My-Jobs": _cancel_all_jobs,
-    "Create-Printer-Subscriptions": _create_subscriptions,
-    "Create-Job-Subscriptions": _create_subscriptions,
-    "Get-Subscription-Attributes": _subscription_id, "Renew-Subscription": _subscription_id,
-    "Cancel-Subscription": _subscription_id,
-    "Get-Subscriptions": _get_subscriptions, "Get-Notifications": _get_notifications,
-    "CUPS-Add-Modify-Printer": _add_destination("printers"),
-    "CUPS-Add-Modify-Class": _add_destination("classes"),
-    "CUPS-Get-Devices": lambda request: unauthorized(),
-    "CUPS-Get-PPDs": _get_ppds, "CUPS-Get-PPD": _get_ppd, "CUPS-Move-Job": _move_job,
-    "CUPS-Create-Local-Printer": _create_local_printer,
-}
-for _name in ("Send-Document", "Cancel-Job", "Get-Job-Attributes", "Hold-Job", "Release-Job",
-              "Restart-Job", "Set-Job-Attributes", "Close-Job", "CUPS-Authenticate-Job",
-              "CUPS-Get-Document"):
-    EMPTY_OPERATIONS[_name] = _job_operation
-for _name in ("Validate-Job", "Create-Job", "Get-Printer-Attributes",
-              "Get-Printer-Supported-Values", "Pause-Printer", "Resume-Printer",
-              "Set-Printer-Attributes", "Enable-Printer", "Disable-Printer", "Hold-New-Jobs",
-              "Release-Held-New-Jobs", "CUPS-Delete-Printer", "CUPS-Delete-Class",
-              "CUPS-Accept-Jobs", "CUPS-Reject-Jobs", "CUPS-Set-Default"):
-    EMPTY_OPERATIONS[_name] = _destination_operation
-EMPTY_HANDLERS = {OP[name]: handler for name, handler in EMPTY_OPERATIONS.items()}
-
-
-def respond_empty(request, document=None):
-    """cupsd 2.4 with no printers, no jobs and Debian's default policy, to a client on
-    loopback that has not logged in; every rule here is cited in the README."""
-    refusal = libcups_rejects(request.message)
-    if refusal is not None:
-        return Answer(400, None, close=True)
-    problem = check_request(request)
-    if problem is not None:
-        return problem
-    if request.message.code == OP["Print-Job"]:
-        return _print_job(request, document is not None and document.has_data())
-    return EMPTY_HANDLERS.get(request.message.code, _not_supported)(request)
-
-
-# What the web interface answers: static pages, CGI pages, and paths behind a login.
-CGI_PREFIXES = ("/admin", "/classes", "/help", "/jobs", "/printers")
 LOGIN_PREFIXES = ("/admin/conf", "/admin/log")
-
-_PAGE = """<!DOCTYPE HTML>
+WEB_PAGE = """<!DOCTYPE HTML>
 <html>
   <head>
     <link rel="stylesheet" href="/cups.css" type="text/css">
@@ -1253,34 +1308,7 @@ _PAGE = """<!DOCTYPE HTML>
   </body>
 </html>
 """
-HOME_PAGE = _PAGE % {"title": "Home", "text": "CUPS is the standards-based, open source "
-                     "printing system developed by OpenPrinting."}
-CGI_PAGES = {"/admin": ("Administration", "No printers or classes are configured."),
-             "/classes": ("Classes", "No classes."), "/help": ("Help", "No help pages."),
-             "/jobs": ("Jobs", "No jobs."), "/printers": ("Printers", "No printers.")}
-
-
-def web_path_problem(path):
-    """403 for what cupsd's is_path_absolute() refuses, 401 for its login locations."""
-    if not path.startswith("/") or any(c in path for c in "<\"'") or "/../" in path + "/":
-        return 403
-    if path.startswith(LOGIN_PREFIXES):
-        return 401
-    return None
-
-
-def respond_web(method, path):
-    """(status, page or None, is a static file) for GET, HEAD and non-IPP POST."""
-    cgi = next((p for p in CGI_PREFIXES if path == p or path.startswith(p + "/")), None)
-    if cgi is not None and not path.endswith((".ppd", ".png")):
-        title, text = CGI_PAGES[cgi]
-        return 200, _PAGE % {"title": title, "text": text}, False
-    if path in ("/", "/index.html"):
-        return (401, None, True) if method == "POST" else (200, HOME_PAGE, True)
-    return 404, None, False
-
-
-_ERROR_PAGE = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" \
+ERROR_PAGE = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" \
 "http://www.w3.org/TR/html4/loose.dtd">
 <HTML>
 <HEAD>
@@ -1294,7 +1322,7 @@ _ERROR_PAGE = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" 
 </BODY>
 </HTML>
 """
-_ERROR_TEXT = {
+ERROR_TEXTS = {
     401: "Enter your username and password or the root username and password to access this "
          "page. If you are using Kerberos authentication, make sure you have a valid Kerberos "
          "ticket.",
@@ -1302,18 +1330,200 @@ _ERROR_TEXT = {
 }
 
 
-def error_page(status):
-    """cupsdSendError()'s page: same template, same sizes (401 → 521 bytes)."""
-    title = HTTP_REASONS.get(status, "Unknown")
-    return (_ERROR_PAGE % {"title": title, "text": _ERROR_TEXT.get(status, "")}).encode()
+# ── The empty persona: cupsd 2.4 with no printers ────────────────────────────────────────
+
+WHICH_JOBS = frozenset(("not-completed", "completed", "aborted", "all", "canceled", "pending",
+                        "pending-held", "processing", "processing-stopped"))
+SERVER_RESOURCES = frozenset(("/", "/printers", "/printers/", "/classes", "/classes/"))
+
+
+def _is_destination(path):
+    """/printers/NAME or /classes/NAME with a non-empty NAME."""
+    for prefix in ("/printers/", "/classes/"):
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return True
+    return False
+
+
+class EmptyPersona(Persona):
+    """cupsd 2.4 with no printers, no jobs and Debian's default policy, to a client on
+    loopback that has not logged in; every rule here follows scheduler/ipp.c of CUPS 2.4.2
+    and is cited in the README."""
+
+    @handles("CUPS-Get-Default")
+    def no_default(self, request, document):
+        raise not_found("No default printer.")
+
+    @handles("CUPS-Get-Printers", "CUPS-Get-Classes")
+    def no_destinations(self, request, document):
+        raise not_found("No destinations added.")
+
+    @handles("Print-Job")
+    def print_job(self, request, document):
+        if document is None or not document.has_data():
+            raise bad_request("No file in print request.")
+        raise not_found()
+
+    @handles("Validate-Job", "Create-Job", "Get-Printer-Attributes",
+             "Get-Printer-Supported-Values", "Pause-Printer", "Resume-Printer",
+             "Set-Printer-Attributes", "Enable-Printer", "Disable-Printer", "Hold-New-Jobs",
+             "Release-Held-New-Jobs", "CUPS-Delete-Printer", "CUPS-Delete-Class",
+             "CUPS-Accept-Jobs", "CUPS-Reject-Jobs", "CUPS-Set-Default")
+    def destination_operation(self, request, document):
+        """Operations that look the printer up first: there is none."""
+        raise not_found()
+
+    @handles("Send-Document", "Cancel-Job", "Get-Job-Attributes", "Hold-Job", "Release-Job",
+             "Restart-Job", "Set-Job-Attributes", "Close-Job", "CUPS-Authenticate-Job",
+             "CUPS-Get-Document")
+    def job_operation(self, request, document):
+        """Operations on one job: there are no jobs, so every job is missing."""
+        name, uri, path = resource(request)
+        if name == "job-uri":
+            if not path.startswith("/jobs/"):
+                raise bad_request("Bad job-uri \"%s\"." % uri)
+            if request.message.code == OP["Close-Job"]:
+                raise bad_request("Close-Job doesn't support the job-uri attribute.")
+            raise not_found("Job #%d does not exist." % atoi(path[6:]))
+        job_id = integer_value(request.message, "job-id")
+        if job_id is None:
+            raise bad_request("Got a printer-uri attribute but no job-id.")
+        if job_id == 0 and request.message.code == OP["Cancel-Job"]:
+            raise not_found()
+        raise not_found("Job #%d does not exist." % job_id)
+
+    @handles("Get-Jobs")
+    def get_jobs(self, request, document):
+        name, uri, path = resource(request)
+        if name != "printer-uri":
+            raise bad_request("No printer-uri in request.")
+        server_wide = (path in ("/", "/jobs") or (path[:9] == "/printers" and len(path) <= 10)
+                       or (path[:8] == "/classes" and len(path) <= 9))
+        if not server_wide:
+            raise not_found()
+        message = request.message
+        job_ids = message.find("job-ids")
+        which = message.find("which-jobs")
+        if which is not None and which.first_tag == TAG_KEYWORD:
+            if job_ids is not None:
+                raise IppError("client-error-conflicting-attributes",
+                               "The which-jobs attribute cannot be provided with job-ids.")
+            if which.first not in WHICH_JOBS:
+                raise unsupported_value("The which-jobs value \"%s\" is not supported."
+                                        % which.first, which)
+        if job_ids is not None and job_ids.first_tag == TAG_INTEGER:
+            raise not_found("Job #%d does not exist." % job_ids.first)
+        return ipp_answer(request, "successful-ok")
+
+    @handles("Purge-Jobs", "Cancel-Jobs", "Cancel-My-Jobs")
+    def cancel_all_jobs(self, request, document):
+        message = request.message
+        my_jobs = message.find("my-jobs")
+        wants_own = message.code == OP["Cancel-My-Jobs"] or (
+            my_jobs is not None and my_jobs.values[0] == (TAG_BOOLEAN, True))
+        user = message.find("requesting-user-name")
+        if wants_own and (user is None or user.first_tag != TAG_NAME):
+            raise bad_request("Missing requesting-user-name attribute.")
+        name, uri, path = resource(request)
+        if name != "printer-uri":
+            raise bad_request("The printer-uri attribute is required.")
+        if _is_destination(path):
+            raise not_found()
+        return unauthorized()
+
+    @handles("Create-Printer-Subscriptions", "Create-Job-Subscriptions")
+    def create_subscriptions(self, request, document):
+        """Server-wide subscriptions are accepted (the ids are not kept); job ones need a job."""
+        name, uri, path = resource(request)
+        if path not in SERVER_RESOURCES:
+            raise not_found()
+        if request.message.code == OP["Create-Job-Subscriptions"]:
+            return unauthorized()
+        groups = [g for g in request.message.groups if g.tag == TAG_SUBSCRIPTION]
+        if not groups:
+            raise bad_request("No subscription attributes in request.")
+        if any(g.get("notify-events") is None for g in groups):
+            raise bad_request("notify-events not specified.")
+        made = [Group(TAG_SUBSCRIPTION, [Attribute("notify-subscription-id", [(TAG_INTEGER, n + 1)])])
+                for n in range(len(groups))]
+        return ipp_answer(request, "successful-ok", groups=made)
+
+    @handles("Get-Subscription-Attributes", "Renew-Subscription", "Cancel-Subscription")
+    def subscription_operation(self, request, document):
+        value = integer_value(request.message, "notify-subscription-id")
+        raise not_found("Subscription #%d does not exist." % (value or 0))
+
+    @handles("Get-Subscriptions")
+    def get_subscriptions(self, request, document):
+        name, uri, path = resource(request)
+        if path in SERVER_RESOURCES or path in ("/jobs", "/jobs/"):
+            raise not_found("No subscriptions found.")
+        if path.startswith("/jobs/"):
+            raise not_found("Job #%d does not exist." % atoi(path[6:]))
+        raise not_found()
+
+    @handles("Get-Notifications")
+    def get_notifications(self, request, document):
+        ids = request.message.find("notify-subscription-ids")
+        if ids is None or ids.first_tag != TAG_INTEGER:
+            raise bad_request("Missing notify-subscription-ids attribute.")
+        raise not_found("Subscription #%d does not exist." % ids.first)
+
+    @handles("CUPS-Add-Modify-Printer", "CUPS-Add-Modify-Class")
+    def add_destination(self, request, document):
+        """A well-formed new queue needs an administrator."""
+        kind = "printers" if request.message.code == OP["CUPS-Add-Modify-Printer"] else "classes"
+        name, uri, path = resource(request)
+        prefix = "/%s/" % kind
+        if not path.startswith(prefix) or len(path) == len(prefix):
+            singular = "printer" if kind == "printers" else "class"
+            raise bad_request("The printer-uri must be of the form "
+                              "\"ipp://HOSTNAME/%s/%sNAME\"." % (kind, singular.upper()))
+        queue = percent_decode(path[len(prefix):])
+        if len(queue) >= 128 or any(c <= " " or c in "\x7f/#" for c in queue):
+            raise bad_request("The printer-uri \"%s\" contains invalid characters." % uri)
+        return unauthorized()
+
+    @handles("CUPS-Get-Devices")
+    def get_devices(self, request, document):
+        return unauthorized()
+
+    @handles("CUPS-Get-PPDs")
+    def get_ppds(self, request, document):
+        """cups-driverd with no drivers: IPP 1.1, en-US, not-found and no status-message."""
+        answer = ipp_answer(request, "client-error-not-found", version=(1, 1), echo=False)
+        answer.message.groups[0].attributes[1].values[0] = (TAG_LANGUAGE, "en-US")
+        return answer
+
+    @handles("CUPS-Get-PPD")
+    def get_ppd(self, request, document):
+        name, value, path = resource(request)
+        if name == "ppd-name" and "../" in value:
+            raise IppError("client-error-attributes-or-values-not-supported", "Invalid ppd-name value.")
+        raise not_found("The PPD file \"%s\" could not be found." % value)
+
+    @handles("CUPS-Move-Job")
+    def move_job(self, request, document):
+        target = request.message.find("job-printer-uri")
+        if target is None or target.first_tag != TAG_URI:
+            raise bad_request("job-printer-uri attribute missing.")
+        raise not_found()
+
+    @handles("CUPS-Create-Local-Printer")
+    def create_local_printer(self, request, document):
+        for name, tag in (("printer-name", TAG_NAME), ("device-uri", TAG_URI)):
+            attribute = request.message.find(name)
+            if attribute is None:
+                raise bad_request("Missing required attribute \"%s\"." % name)
+            if request.message.find(name, TAG_PRINTER) is not attribute:
+                raise bad_request("Attribute \"%s\" is in the wrong group." % name)
+            if attribute.first_tag != tag:
+                raise bad_request("Attribute \"%s\" is the wrong value type." % name)
+        raise IppError("client-error-forbidden", "Only local users can create a local printer.")
 
 
 # ── The printer persona: a virtual IPP Everywhere printer that keeps every job ──────────
 
-JOB_STATES = {3: "pending", 4: "pending-held", 5: "processing", 6: "processing-stopped",
-              7: "canceled", 8: "aborted", 9: "completed"}
-JOB_STATE = {name: code for code, name in JOB_STATES.items()}
-PRINTER_IDLE = 3
 DOCUMENT_FORMATS = ("application/pdf", "application/postscript", "image/pwg-raster", "image/urf",
                     "image/jpeg", "text/plain", "application/octet-stream")
 # (media keyword, width, length) in hundredths of millimetres, as PWG 5101.1 names them
@@ -1326,22 +1536,16 @@ JOB_TEMPLATE = frozenset((
     "multiple-document-handling", "number-up", "orientation-requested", "output-bin",
     "page-ranges", "print-color-mode", "print-content-optimize", "print-quality",
     "print-rendering-intent", "print-scaling", "printer-resolution", "sides"))
-OPERATIONS_SUPPORTED = ("Print-Job", "Validate-Job", "Create-Job", "Send-Document", "Cancel-Job",
-                        "Get-Job-Attributes", "Get-Jobs", "Get-Printer-Attributes", "Cancel-Jobs",
-                        "Cancel-My-Jobs", "Close-Job", "Identify-Printer", "CUPS-Get-Default",
-                        "CUPS-Get-Printers")
 CUPS_PRINTER_TYPE = 0x220DC          # local, b/w + colour, duplex, copies, collate, medium, default
+RESOLUTIONS = ((300, 300, RESOLUTION_DPI), (600, 600, RESOLUTION_DPI))
 
 
 def _a(name, tag, *values):
     return Attribute(name, [(tag, v) for v in values])
 
 
-def _keywords(name, *values):
-    return _a(name, TAG_KEYWORD, *values)
-
-
-def _date_time(timestamp):
+def date_time(timestamp):
+    """An RFC 2579 dateTime value (UTC) for a Unix time."""
     t = time.gmtime(timestamp)
     return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, 0, "+", 0, 0)
 
@@ -1363,130 +1567,155 @@ def printer_uuid(name):
                                            h[17:20], h[20:32])
 
 
-def printer_attributes(name, host, since, now, queued, everywhere=False):
-    """The printer's attributes, in the order they are sent: PWG 5100.14 (IPP Everywhere)
-    and what CUPS clients read (printer-type, device-uri).  One printer-uri-supported: the
-    form the client used (libcups joins several into one unusable resource)."""
-    uri = "ipp://%s/ipp/print" % host if everywhere else "ipp://%s/printers/%s" % (host, name)
-    resolutions = [(300, 300, 3), (600, 600, 3)]
-    media_cols = [_media_col(*m) for m in MEDIA]
-    return [
-        _a("printer-uri-supported", TAG_URI, uri),
-        _keywords("uri-security-supported", "none"),
-        _keywords("uri-authentication-supported", "none"),
-        _a("printer-name", TAG_NAME, name),
-        _a("printer-info", TAG_TEXT, "fakecups virtual printer %s" % name),
-        _a("printer-location", TAG_TEXT, ""),
-        _a("printer-make-and-model", TAG_TEXT, "fakecups IPP Everywhere Printer"),
-        _a("printer-device-id", TAG_TEXT, "MFG:fakecups;MDL:IPP Everywhere Printer;CMD:PDF,PS,"
-           "PWGRaster,URF,JPEG;"),
-        _a("printer-more-info", TAG_URI, "http://%s/printers/%s" % (host, name)),
-        _a("printer-uuid", TAG_URI, printer_uuid(name)),
-        _a("device-uri", TAG_URI, "file:///dev/null"),
-        _a("printer-type", TAG_ENUM, CUPS_PRINTER_TYPE),
-        _a("printer-state", TAG_ENUM, PRINTER_IDLE),
-        _keywords("printer-state-reasons", "none"),
-        _a("printer-state-message", TAG_TEXT, ""),
-        _a("printer-state-change-time", TAG_INTEGER, int(since)),
-        _a("printer-state-change-date-time", TAG_DATETIME, _date_time(since)),
-        _a("printer-config-change-time", TAG_INTEGER, int(since)),
-        _a("printer-config-change-date-time", TAG_DATETIME, _date_time(since)),
-        _a("printer-up-time", TAG_INTEGER, max(1, int(now - since))),
-        _a("printer-current-time", TAG_DATETIME, _date_time(now)),
-        _a("printer-is-accepting-jobs", TAG_BOOLEAN, True),
-        _a("color-supported", TAG_BOOLEAN, True),
-        _a("pages-per-minute", TAG_INTEGER, 20),
-        _a("pages-per-minute-color", TAG_INTEGER, 10),
-        _a("printer-is-shared", TAG_BOOLEAN, True),
-        _a("queued-job-count", TAG_INTEGER, queued),
-        _keywords("ipp-versions-supported", "1.1", "2.0"),
-        _keywords("ipp-features-supported", "ipp-everywhere"),
-        _a("operations-supported", TAG_ENUM, *(OP[n] for n in OPERATIONS_SUPPORTED)),
-        _a("charset-configured", TAG_CHARSET, "utf-8"),
-        _a("charset-supported", TAG_CHARSET, "us-ascii", "utf-8"),
-        _a("natural-language-configured", TAG_LANGUAGE, "en"),
-        _a("generated-natural-language-supported", TAG_LANGUAGE, "en"),
-        _a("document-format-default", 0x49, "application/octet-stream"),
-        _a("document-format-supported", 0x49, *DOCUMENT_FORMATS),
-        _keywords("compression-supported", "none"),
-        _a("multiple-document-jobs-supported", TAG_BOOLEAN, True),
-        _a("multiple-operation-time-out", TAG_INTEGER, MULTIPLE_OPERATION_TIME_OUT),
-        _keywords("multiple-operation-time-out-action", "process-job"),
-        _a("job-ids-supported", TAG_BOOLEAN, True),
-        _keywords("which-jobs-supported", "completed", "not-completed", "all"),
-        _a("pdl-override-supported", TAG_KEYWORD, "attempted"),
-        _keywords("job-creation-attributes-supported", *sorted(JOB_TEMPLATE)),
-        _a("copies-default", TAG_INTEGER, 1),
-        _a("copies-supported", TAG_RANGE, (1, 999)),
-        _a("finishings-default", TAG_ENUM, 3),
-        _a("finishings-supported", TAG_ENUM, 3),
-        _keywords("job-hold-until-default", "no-hold"),
-        _keywords("job-hold-until-supported", "no-hold", "indefinite"),
-        _a("job-priority-default", TAG_INTEGER, 50),
-        _a("job-priority-supported", TAG_INTEGER, 100),
-        _keywords("job-sheets-default", "none"),
-        _keywords("job-sheets-supported", "none"),
-        _keywords("media-default", MEDIA[0][0]),
-        _keywords("media-supported", *(m[0] for m in MEDIA)),
-        _keywords("media-ready", MEDIA[0][0], MEDIA[1][0]),
-        _a("media-col-default", TAG_BEGIN_COLLECTION, media_cols[0]),
-        _a("media-col-ready", TAG_BEGIN_COLLECTION, media_cols[0], media_cols[1]),
-        _a("media-col-database", TAG_BEGIN_COLLECTION, *media_cols),
-        _keywords("media-col-supported", "media-bottom-margin", "media-left-margin",
-                  "media-right-margin", "media-size", "media-source", "media-top-margin",
-                  "media-type"),
-        _a("media-size-supported", TAG_BEGIN_COLLECTION,
-           *([_a("x-dimension", TAG_INTEGER, w), _a("y-dimension", TAG_INTEGER, h)]
-             for _, w, h in MEDIA)),
-        _a("media-bottom-margin-supported", TAG_INTEGER, MARGIN),
-        _a("media-left-margin-supported", TAG_INTEGER, MARGIN),
-        _a("media-right-margin-supported", TAG_INTEGER, MARGIN),
-        _a("media-top-margin-supported", TAG_INTEGER, MARGIN),
-        _keywords("media-source-supported", "main"),
-        _keywords("media-type-supported", "stationery"),
-        _keywords("multiple-document-handling-supported",
-                  "separate-documents-uncollated-copies", "separate-documents-collated-copies"),
-        _a("number-up-default", TAG_INTEGER, 1),
-        _a("number-up-supported", TAG_INTEGER, 1),
-        _a("orientation-requested-default", TAG_ENUM, 3),
-        _a("orientation-requested-supported", TAG_ENUM, 3, 4, 5, 6),
-        _keywords("output-bin-default", "face-down"),
-        _keywords("output-bin-supported", "face-down"),
-        _a("page-ranges-supported", TAG_BOOLEAN, True),
-        _keywords("print-color-mode-default", "auto"),
-        _keywords("print-color-mode-supported", "auto", "color", "monochrome"),
-        _keywords("print-content-optimize-default", "auto"),
-        _keywords("print-content-optimize-supported", "auto", "graphic", "photo", "text",
-                  "text-and-graphic"),
-        _a("print-quality-default", TAG_ENUM, 4),
-        _a("print-quality-supported", TAG_ENUM, 3, 4, 5),
-        _keywords("print-rendering-intent-default", "auto"),
-        _keywords("print-rendering-intent-supported", "auto", "perceptual", "relative"),
-        _keywords("print-scaling-default", "auto"),
-        _keywords("print-scaling-supported", "auto", "auto-fit", "fill", "fit", "none"),
-        _a("printer-resolution-default", TAG_RESOLUTION, resolutions[0]),
-        _a("printer-resolution-supported", TAG_RESOLUTION, *resolutions),
-        _keywords("sides-default", "one-sided"),
-        _keywords("sides-supported", "one-sided", "two-sided-long-edge", "two-sided-short-edge"),
-        _a("pwg-raster-document-resolution-supported", TAG_RESOLUTION, *resolutions),
-        _keywords("pwg-raster-document-sheet-back", "normal"),
-        _keywords("pwg-raster-document-type-supported", "black_1", "sgray_8", "srgb_8"),
-        _keywords("urf-supported", "V1.4", "CP1", "W8", "SRGB24", "RS300-600", "DM1", "IS1"),
-        _keywords("identify-actions-default", "sound"),
-        _keywords("identify-actions-supported", "sound", "display"),
-        _keywords("printer-get-attributes-supported", "document-format"),
-        _keywords("overrides-supported", "document-number", "pages"),
-        _a("preferred-attributes-supported", TAG_BOOLEAN, False),
-        _a("printer-geo-location", 0x12, b""),
-        _a("printer-icons", TAG_URI, "http://%s/images/printer.png" % host),
-        _a("printer-organization", TAG_TEXT, ""),
-        _a("printer-organizational-unit", TAG_TEXT, ""),
-        _a("printer-supply", 0x30, b"index=1;class=receptacleThatIsFilled;type=wasteToner;"
-           b"unit=percent;maxcapacity=100;level=2;colorantname=unknown;"),
-        _a("printer-supply-description", TAG_TEXT, "Waste Toner Box"),
-        _a("printer-supply-info-uri", TAG_URI, "http://%s/printers/%s" % (host, name)),
-        _a("printer-kind", TAG_KEYWORD, "document"),
-    ]
+class PrinterView:
+    """What the printer's attribute values depend on, for the table's computed rows."""
+
+    def __init__(self, name, host, since, now, queued, everywhere, operations):
+        self.name, self.host, self.since, self.now = name, host, since, now
+        self.queued, self.operations = queued, operations
+        self.uri = ("ipp://%s/ipp/print" % host if everywhere
+                    else "ipp://%s/printers/%s" % (host, name))
+        self.page = "http://%s/printers/%s" % (host, name)
+
+
+# The printer's attributes in the order they are sent: PWG 5100.14 (IPP Everywhere) and what
+# CUPS clients read (printer-type, device-uri).  A row is (name, value tag, values), values
+# being a tuple or a function of the PrinterView.  One printer-uri-supported: the form the
+# client used (libcups joins several into one unusable resource).
+_MEDIA_COLS = tuple(_media_col(*m) for m in MEDIA)
+PRINTER_ATTRIBUTES = (
+    ("printer-uri-supported", TAG_URI, lambda p: (p.uri,)),
+    ("uri-security-supported", TAG_KEYWORD, ("none",)),
+    ("uri-authentication-supported", TAG_KEYWORD, ("none",)),
+    ("printer-name", TAG_NAME, lambda p: (p.name,)),
+    ("printer-info", TAG_TEXT, lambda p: ("fakecups virtual printer %s" % p.name,)),
+    ("printer-location", TAG_TEXT, ("",)),
+    ("printer-make-and-model", TAG_TEXT, ("fakecups IPP Everywhere Printer",)),
+    ("printer-device-id", TAG_TEXT,
+     ("MFG:fakecups;MDL:IPP Everywhere Printer;CMD:PDF,PS,PWGRaster,URF,JPEG;",)),
+    ("printer-more-info", TAG_URI, lambda p: (p.page,)),
+    ("printer-uuid", TAG_URI, lambda p: (printer_uuid(p.name),)),
+    ("device-uri", TAG_URI, ("file:///dev/null",)),
+    ("printer-type", TAG_ENUM, (CUPS_PRINTER_TYPE,)),
+    ("printer-state", TAG_ENUM, (PRINTER_IDLE,)),
+    ("printer-state-reasons", TAG_KEYWORD, ("none",)),
+    ("printer-state-message", TAG_TEXT, ("",)),
+    ("printer-state-change-time", TAG_INTEGER, lambda p: (int(p.since),)),
+    ("printer-state-change-date-time", TAG_DATETIME, lambda p: (date_time(p.since),)),
+    ("printer-config-change-time", TAG_INTEGER, lambda p: (int(p.since),)),
+    ("printer-config-change-date-time", TAG_DATETIME, lambda p: (date_time(p.since),)),
+    ("printer-up-time", TAG_INTEGER, lambda p: (max(1, int(p.now - p.since)),)),
+    ("printer-current-time", TAG_DATETIME, lambda p: (date_time(p.now),)),
+    ("printer-is-accepting-jobs", TAG_BOOLEAN, (True,)),
+    ("color-supported", TAG_BOOLEAN, (True,)),
+    ("pages-per-minute", TAG_INTEGER, (20,)),
+    ("pages-per-minute-color", TAG_INTEGER, (10,)),
+    ("printer-is-shared", TAG_BOOLEAN, (True,)),
+    ("queued-job-count", TAG_INTEGER, lambda p: (p.queued,)),
+    ("ipp-versions-supported", TAG_KEYWORD, ("1.1", "2.0")),
+    ("ipp-features-supported", TAG_KEYWORD, ("ipp-everywhere",)),
+    ("operations-supported", TAG_ENUM, lambda p: p.operations),
+    ("charset-configured", TAG_CHARSET, ("utf-8",)),
+    ("charset-supported", TAG_CHARSET, ("us-ascii", "utf-8")),
+    ("natural-language-configured", TAG_LANGUAGE, ("en",)),
+    ("generated-natural-language-supported", TAG_LANGUAGE, ("en",)),
+    ("document-format-default", TAG_MIME_TYPE, ("application/octet-stream",)),
+    ("document-format-supported", TAG_MIME_TYPE, DOCUMENT_FORMATS),
+    ("compression-supported", TAG_KEYWORD, ("none",)),
+    ("multiple-document-jobs-supported", TAG_BOOLEAN, (True,)),
+    ("multiple-operation-time-out", TAG_INTEGER, (MULTIPLE_OPERATION_TIME_OUT,)),
+    ("multiple-operation-time-out-action", TAG_KEYWORD, ("process-job",)),
+    ("job-ids-supported", TAG_BOOLEAN, (True,)),
+    ("which-jobs-supported", TAG_KEYWORD, ("completed", "not-completed", "all")),
+    ("pdl-override-supported", TAG_KEYWORD, ("attempted",)),
+    ("job-creation-attributes-supported", TAG_KEYWORD, tuple(sorted(JOB_TEMPLATE))),
+    ("copies-default", TAG_INTEGER, (1,)),
+    ("copies-supported", TAG_RANGE, ((1, 999),)),
+    ("finishings-default", TAG_ENUM, (FINISHINGS_NONE,)),
+    ("finishings-supported", TAG_ENUM, (FINISHINGS_NONE,)),
+    ("job-hold-until-default", TAG_KEYWORD, ("no-hold",)),
+    ("job-hold-until-supported", TAG_KEYWORD, ("no-hold", "indefinite")),
+    ("job-priority-default", TAG_INTEGER, (50,)),
+    ("job-priority-supported", TAG_INTEGER, (100,)),
+    ("job-sheets-default", TAG_KEYWORD, ("none",)),
+    ("job-sheets-supported", TAG_KEYWORD, ("none",)),
+    ("media-default", TAG_KEYWORD, (MEDIA[0][0],)),
+    ("media-supported", TAG_KEYWORD, tuple(m[0] for m in MEDIA)),
+    ("media-ready", TAG_KEYWORD, (MEDIA[0][0], MEDIA[1][0])),
+    ("media-col-default", TAG_BEGIN_COLLECTION, _MEDIA_COLS[:1]),
+    ("media-col-ready", TAG_BEGIN_COLLECTION, _MEDIA_COLS[:2]),
+    ("media-col-database", TAG_BEGIN_COLLECTION, _MEDIA_COLS),
+    ("media-col-supported", TAG_KEYWORD, ("media-bottom-margin", "media-left-margin",
+                                          "media-right-margin", "media-size", "media-source",
+                                          "media-top-margin", "media-type")),
+    ("media-size-supported", TAG_BEGIN_COLLECTION,
+     tuple([_a("x-dimension", TAG_INTEGER, w), _a("y-dimension", TAG_INTEGER, h)] for _, w, h in MEDIA)),
+    ("media-bottom-margin-supported", TAG_INTEGER, (MARGIN,)),
+    ("media-left-margin-supported", TAG_INTEGER, (MARGIN,)),
+    ("media-right-margin-supported", TAG_INTEGER, (MARGIN,)),
+    ("media-top-margin-supported", TAG_INTEGER, (MARGIN,)),
+    ("media-source-supported", TAG_KEYWORD, ("main",)),
+    ("media-type-supported", TAG_KEYWORD, ("stationery",)),
+    ("multiple-document-handling-supported", TAG_KEYWORD,
+     ("separate-documents-uncollated-copies", "separate-documents-collated-copies")),
+    ("number-up-default", TAG_INTEGER, (1,)),
+    ("number-up-supported", TAG_INTEGER, (1,)),
+    ("orientation-requested-default", TAG_ENUM, (PORTRAIT,)),
+    ("orientation-requested-supported", TAG_ENUM, (3, 4, 5, 6)),
+    ("output-bin-default", TAG_KEYWORD, ("face-down",)),
+    ("output-bin-supported", TAG_KEYWORD, ("face-down",)),
+    ("page-ranges-supported", TAG_BOOLEAN, (True,)),
+    ("print-color-mode-default", TAG_KEYWORD, ("auto",)),
+    ("print-color-mode-supported", TAG_KEYWORD, ("auto", "color", "monochrome")),
+    ("print-content-optimize-default", TAG_KEYWORD, ("auto",)),
+    ("print-content-optimize-supported", TAG_KEYWORD,
+     ("auto", "graphic", "photo", "text", "text-and-graphic")),
+    ("print-quality-default", TAG_ENUM, (QUALITY_NORMAL,)),
+    ("print-quality-supported", TAG_ENUM, (QUALITY_DRAFT, QUALITY_NORMAL, QUALITY_HIGH)),
+    ("print-rendering-intent-default", TAG_KEYWORD, ("auto",)),
+    ("print-rendering-intent-supported", TAG_KEYWORD, ("auto", "perceptual", "relative")),
+    ("print-scaling-default", TAG_KEYWORD, ("auto",)),
+    ("print-scaling-supported", TAG_KEYWORD, ("auto", "auto-fit", "fill", "fit", "none")),
+    ("printer-resolution-default", TAG_RESOLUTION, RESOLUTIONS[:1]),
+    ("printer-resolution-supported", TAG_RESOLUTION, RESOLUTIONS),
+    ("sides-default", TAG_KEYWORD, ("one-sided",)),
+    ("sides-supported", TAG_KEYWORD, ("one-sided", "two-sided-long-edge", "two-sided-short-edge")),
+    ("pwg-raster-document-resolution-supported", TAG_RESOLUTION, RESOLUTIONS),
+    ("pwg-raster-document-sheet-back", TAG_KEYWORD, ("normal",)),
+    ("pwg-raster-document-type-supported", TAG_KEYWORD, ("black_1", "sgray_8", "srgb_8")),
+    ("urf-supported", TAG_KEYWORD, ("V1.4", "CP1", "W8", "SRGB24", "RS300-600", "DM1", "IS1")),
+    ("identify-actions-default", TAG_KEYWORD, ("sound",)),
+    ("identify-actions-supported", TAG_KEYWORD, ("sound", "display")),
+    ("printer-get-attributes-supported", TAG_KEYWORD, ("document-format",)),
+    ("overrides-supported", TAG_KEYWORD, ("document-number", "pages")),
+    ("preferred-attributes-supported", TAG_BOOLEAN, (False,)),
+    ("printer-geo-location", TAG_UNKNOWN, (b"",)),
+    ("printer-icons", TAG_URI, lambda p: ("http://%s/images/printer.png" % p.host,)),
+    ("printer-organization", TAG_TEXT, ("",)),
+    ("printer-organizational-unit", TAG_TEXT, ("",)),
+    ("printer-supply", TAG_OCTETS, (b"index=1;class=receptacleThatIsFilled;type=wasteToner;"
+                                    b"unit=percent;maxcapacity=100;level=2;colorantname=unknown;",)),
+    ("printer-supply-description", TAG_TEXT, ("Waste Toner Box",)),
+    ("printer-supply-info-uri", TAG_URI, lambda p: (p.page,)),
+    ("printer-kind", TAG_KEYWORD, ("document",)),
+)
+
+
+NO_VALUE = (TAG_NO_VALUE, b"")       # a computed row's value that is not there (RFC 8010 3.5.2)
+
+
+def build_attributes(rows, view):
+    """Attributes from (name, tag, values or function of view) rows, in row order."""
+    return [Attribute(name, [v if v is NO_VALUE else (tag, v)
+                             for v in (values(view) if callable(values) else values)])
+            for name, tag, values in rows]
+
+
+def printer_attributes(name, host, since, now, queued, everywhere=False, operations=None):
+    if operations is None:
+        operations = PrinterPersona.handlers
+    view = PrinterView(name, host, since, now, queued, everywhere, tuple(sorted(operations)))
+    return build_attributes(PRINTER_ATTRIBUTES, view)
 
 
 def _attribute_groups(name):
@@ -1502,6 +1731,10 @@ def _attribute_groups(name):
     return ("all", "printer-description")
 
 
+def _job_attribute_groups(name):
+    return ("all", "job-template" if name in JOB_TEMPLATE else "job-description")
+
+
 def requested(message, default=("all",)):
     """The names and groups in requested-attributes, or default when there are none."""
     attribute = message.find("requested-attributes", TAG_OPERATION)
@@ -1515,251 +1748,7 @@ def filter_attributes(attributes, wanted, groups_of=_attribute_groups):
     return [a for a in attributes if a.name in wanted or wanted.intersection(groups_of(a.name))]
 
 
-class PrinterPersona:
-    """One virtual printer; jobs live in a Spool because every connection is a new process.
-    Clients address it as ipp://HOST/printers/NAME (CUPS) or ipp://HOST/ipp/print
-    (IPP Everywhere); URIs in answers use the Host the client sent, as cupsd does."""
-
-    def __init__(self, name, spool, clock=time.time):
-        self.name = name
-        self.spool = spool
-        self.clock = clock
-        self.handlers = {
-            OP["Get-Printer-Attributes"]: self.get_printer_attributes,
-            OP["CUPS-Get-Printers"]: self.cups_get_printers,
-            OP["CUPS-Get-Default"]: self.cups_get_printers,
-            OP["CUPS-Get-Classes"]: lambda request, document: _not_found(
-                request, "No destinations added."),
-            OP["Validate-Job"]: self.validate_job, OP["Print-Job"]: self.print_job,
-            OP["Create-Job"]: self.create_job, OP["Send-Document"]: self.send_document,
-            OP["Get-Jobs"]: self.get_jobs, OP["Get-Job-Attributes"]: self.get_job_attributes,
-            OP["Cancel-Job"]: self.cancel_job, OP["Cancel-Jobs"]: self.cancel_jobs,
-            OP["Cancel-My-Jobs"]: self.cancel_jobs, OP["Close-Job"]: self.close_job,
-            OP["Identify-Printer"]: lambda request, document: ipp_answer(request, "successful-ok"),
-        }
-
-    def __call__(self, request, document=None):
-        if libcups_rejects(request.message) is not None:
-            return Answer(400, None, close=True)
-        problem = check_request(request)
-        if problem is not None:
-            return problem
-        code = request.message.code
-        if code not in self.handlers:
-            return _not_supported(request)
-        if code not in (OP["CUPS-Get-Printers"], OP["CUPS-Get-Default"], OP["CUPS-Get-Classes"]):
-            name, uri, path = _resource(request)
-            if name == "printer-uri" and not self.is_me(path) and not (
-                    code == OP["Get-Jobs"] and path in ("/", "/jobs", "/printers", "/printers/")):
-                return _not_found(request)
-        return self.handlers[code](request, document)
-
-    def is_me(self, path):
-        return path in ("/printers/" + self.name, "/ipp/print", "/ipp/print/")
-
-    # Printer operations
-
-    def printer_group(self, request, wanted):
-        now = self.clock()
-        queued = sum(1 for job in self.spool.jobs() if job["state"] in (3, 4, 5))
-        name, uri, path = _resource(request)
-        attributes = printer_attributes(self.name, request.host, self.spool.created, now, queued,
-                                        path.startswith("/ipp/print"))
-        return Group(0x04, filter_attributes(attributes, wanted))
-
-    def get_printer_attributes(self, request, document):
-        return ipp_answer(request, "successful-ok",
-                          groups=[self.printer_group(request, requested(request.message))])
-
-    def cups_get_printers(self, request, document):
-        return ipp_answer(request, "successful-ok",
-                          groups=[self.printer_group(request, requested(request.message))])
-
-    # Jobs
-
-    def _check_format(self, request):
-        format_attribute = request.message.find("document-format", TAG_OPERATION)
-        if format_attribute is not None and format_attribute.first not in DOCUMENT_FORMATS:
-            return ipp_answer(request, "client-error-document-format-not-supported",
-                              "Unsupported document-format \"%s\"." % format_attribute.first,
-                              [Group(TAG_UNSUPPORTED_GROUP, [format_attribute])])
-        return None
-
-    def validate_job(self, request, document):
-        return self._check_format(request) or ipp_answer(request, "successful-ok")
-
-    def print_job(self, request, document):
-        problem = self._check_format(request)
-        if problem is not None:
-            return problem
-        if document is None or not document.has_data():
-            return _bad(request, "No file in print request.")
-        job = self.spool.new_job(self.job_record(request))
-        outcome = self.spool.add_document(job, self.document_record(request), document, last=True)
-        return self.job_answer(request, job, outcome)
-
-    def create_job(self, request, document):
-        job = self.spool.new_job(self.job_record(request))
-        return self.job_answer(request, job)
-
-    def send_document(self, request, document):
-        job = self._find_job(request)
-        if isinstance(job, Answer):
-            return job
-        problem = self._check_format(request)
-        if problem is not None:
-            return problem
-        if job["state"] not in (3, 4, 5):
-            return ipp_answer(request, "client-error-not-possible",
-                              "Job #%d is finished and cannot be altered." % job["job-id"])
-        last = request.message.find("last-document", TAG_OPERATION)
-        if last is None or last.values[0][0] != TAG_BOOLEAN:
-            return _bad(request, "Missing last-document attribute in request.")
-        outcome = self.spool.add_document(job, self.document_record(request), document,
-                                          last=last is not None and last.first is True)
-        return self.job_answer(request, job, outcome)
-
-    def close_job(self, request, document):
-        job = self._find_job(request)
-        if isinstance(job, Answer):
-            return job
-        self.spool.finish(job)
-        return self.job_answer(request, job)
-
-    def cancel_job(self, request, document):
-        job = self._find_job(request)
-        if isinstance(job, Answer):
-            return job
-        if job["state"] >= 7:
-            return ipp_answer(request, "client-error-not-possible",
-                              "Job #%d is already %s - can't cancel." % (job["job-id"], JOB_STATES[job["state"]]))
-        self.spool.set_state(job, 7, "job-canceled-by-user")
-        return ipp_answer(request, "successful-ok")
-
-    def cancel_jobs(self, request, document):
-        user = _user(request)
-        mine = request.message.code == OP["Cancel-My-Jobs"]
-        for job in self.spool.jobs():
-            if job["state"] < 7 and (not mine or job["user"] == user):
-                self.spool.set_state(job, 7, "job-canceled-by-user")
-        return ipp_answer(request, "successful-ok")
-
-    def get_job_attributes(self, request, document):
-        job = self._find_job(request)
-        if isinstance(job, Answer):
-            return job
-        wanted = requested(request.message)
-        return ipp_answer(request, "successful-ok",
-                          groups=[Group(0x02, self.job_attributes(request, job, wanted))])
-
-    def get_jobs(self, request, document):
-        message = request.message
-        which = message.find("which-jobs", TAG_OPERATION)
-        which = which.first if which is not None else "not-completed"
-        if which not in ("completed", "not-completed", "all"):
-            return ipp_answer(request, "client-error-attributes-or-values-not-supported",
-                              "The which-jobs value \"%s\" is not supported." % which,
-                              [Group(TAG_UNSUPPORTED_GROUP, [message.find("which-jobs")])])
-        my_jobs = message.find("my-jobs", TAG_OPERATION)
-        user = _user(request) if my_jobs is not None and my_jobs.first is True else None
-        limit = _integer(message, "limit") or 0
-        wanted = requested(message, ("job-id", "job-uri"))
-        jobs = [job for job in self.spool.jobs()
-                if (which == "all" or (job["state"] >= 7) == (which == "completed"))
-                and (user is None or job["user"] == user)]
-        jobs.sort(key=lambda job: job["job-id"], reverse=which == "completed")
-        if limit > 0:
-            jobs = jobs[:limit]
-        return ipp_answer(request, "successful-ok",
-                          groups=[Group(0x02, self.job_attributes(request, job, wanted))
-                                  for job in jobs])
-
-    def _find_job(self, request):
-        """The job a request names by job-uri or printer-uri + job-id, or the Answer saying
-        why there is none."""
-        name, uri, path = _resource(request)
-        if name == "job-uri":
-            job_id = _atoi(path.rsplit("/", 1)[-1]) if path.startswith("/jobs/") else None
-            if job_id is None:
-                return _bad(request, "Bad job-uri \"%s\"." % uri)
-        else:
-            job_id = _integer(request.message, "job-id")
-            if job_id is None:
-                return _bad(request, "Got a printer-uri attribute but no job-id.")
-        job = self.spool.load(job_id)
-        if job is None:
-            return _not_found(request, "Job #%d does not exist." % job_id)
-        return job
-
-    def job_record(self, request):
-        message = request.message
-        held = message.find("job-hold-until", 0x02)
-        name = message.find("job-name", TAG_OPERATION)
-        job_attributes = [a for g in message.groups if g.tag == 0x02 for a in g.attributes]
-        return {"printer": self.name, "user": _user(request), "peer": request.peer,
-                "name": _text_of(name) if name is not None else "Untitled",
-                "hold": held is not None and _text_of(held) not in ("no-hold", ""),
-                "attributes": [_plain_attribute(a) for a in job_attributes]}
-
-    def document_record(self, request):
-        message = request.message
-        values = {}
-        for key in ("document-format", "document-name", "compression"):
-            attribute = message.find(key, TAG_OPERATION)
-            values[key] = _text_of(attribute) if attribute is not None else None
-        return values
-
-    def job_answer(self, request, job, refused=None):
-        """The job group after a job operation; refused = (status, reason) from a limit."""
-        wanted = frozenset(("job-id", "job-uri", "job-state", "job-state-reasons",
-                            "job-state-message"))
-        status, text = refused or ("successful-ok", None)
-        return ipp_answer(request, status, text,
-                          groups=[Group(0x02, self.job_attributes(request, job, wanted))])
-
-    def job_attributes(self, request, job, wanted):
-        host = request.host
-        printer_uri = "ipp://%s/printers/%s" % (host, self.name)
-        state = job["state"]
-        octets = sum(d["bytes"] for d in job["documents"])
-        attributes = [
-            _a("job-id", TAG_INTEGER, job["job-id"]),
-            _a("job-uri", TAG_URI, "ipp://%s/jobs/%d" % (host, job["job-id"])),
-            _a("job-printer-uri", TAG_URI, printer_uri),
-            _a("job-name", TAG_NAME, job["name"]),
-            _a("job-originating-user-name", TAG_NAME, job["user"]),
-            _a("job-state", TAG_ENUM, state),
-            _keywords("job-state-reasons", job["reasons"]),
-            _a("job-state-message", TAG_TEXT, JOB_STATES[state].capitalize() + "."),
-            _a("job-k-octets", TAG_INTEGER, (octets + 1023) // 1024),
-            _a("number-of-documents", TAG_INTEGER, len(job["documents"])),
-            _a("job-printer-up-time", TAG_INTEGER, max(1, int(self.clock() - self.spool.created))),
-            _a("time-at-creation", TAG_INTEGER, int(job["created"])),
-            _a("time-at-processing", 0x13, b"") if job["processing"] is None
-            else _a("time-at-processing", TAG_INTEGER, int(job["processing"])),
-            _a("time-at-completed", 0x13, b"") if job["completed"] is None
-            else _a("time-at-completed", TAG_INTEGER, int(job["completed"])),
-            _a("date-time-at-creation", TAG_DATETIME, _date_time(job["created"])),
-            _a("job-priority", TAG_INTEGER, 50),
-            _keywords("job-hold-until", "indefinite" if job["hold"] else "no-hold"),
-            _a("job-media-sheets-completed", TAG_INTEGER, 0),
-            _a("job-impressions-completed", TAG_INTEGER, 0),
-        ]
-        if job["documents"] and job["documents"][0]["document-format"]:
-            attributes.append(_a("document-format", 0x49, job["documents"][0]["document-format"]))
-        groups = lambda name: ("all", "job-description" if name not in JOB_TEMPLATE else "job-template")
-        return filter_attributes(attributes, wanted, groups)
-
-
-def _user(request):
-    attribute = request.message.find("requesting-user-name")
-    if attribute is None:
-        return "anonymous"
-    user = _text_of(attribute)
-    return user if _name_ok(user) else "anonymous"
-
-
-def _name_ok(text):
+def name_ok(text):
     """What libcups' ippValidateAttribute accepts as a name: UTF-8, no controls, < 256 bytes."""
     try:
         raw = text.encode("utf-8")
@@ -1768,14 +1757,273 @@ def _name_ok(text):
     return 0 < len(raw) < 256 and not any(c < 0x20 or c == 0x7F for c in raw)
 
 
-def _text_of(attribute):
+def text_of(attribute):
+    """An attribute's first value as text ("" when it is not text); language dropped."""
     value = attribute.first
     if isinstance(value, tuple):
         value = value[1]
     return value if isinstance(value, str) else ""
 
 
+def requesting_user(request):
+    attribute = request.message.find("requesting-user-name")
+    if attribute is None:
+        return "anonymous"
+    user = text_of(attribute)
+    return user if name_ok(user) else "anonymous"
+
+
+JOB_ANSWER_ATTRIBUTES = frozenset(("job-id", "job-uri", "job-state", "job-state-reasons",
+                                   "job-state-message"))
+
+
+class PrinterPersona(Persona):
+    """One virtual printer; jobs live in a Spool because every connection is a new process.
+    Clients address it as ipp://HOST/printers/NAME (CUPS) or ipp://HOST/ipp/print
+    (IPP Everywhere); URIs in answers use the Host the client sent, as cupsd does."""
+
+    modules = ("fcntl", "json")
+    DESTINATION_LISTS = frozenset((OP["CUPS-Get-Printers"], OP["CUPS-Get-Default"],
+                                   OP["CUPS-Get-Classes"]))
+
+    def __init__(self, name, spool, clock=time.time):
+        self.name = name
+        self.spool = spool
+        self.clock = clock
+        self.cgi_texts = dict(Persona.cgi_texts)
+        self.cgi_texts["/printers"] = ("Printers", "%s: fakecups virtual printer, idle." % name)
+        self.cgi_texts["/admin"] = ("Administration", "One printer: %s." % name)
+
+    @classmethod
+    def from_options(cls, options, environ):
+        """The spool is made here, after privileges were dropped, so the files belong to
+        the user that serves."""
+        directory = (options.spool or environ.get("STATE_DIRECTORY", "").split(":")[0]
+                     or DEFAULT_SPOOL)
+        return cls(options.printer, Spool(directory, options.max_job_bytes, options.max_spool_bytes))
+
+    def is_me(self, path):
+        return path in ("/printers/" + self.name, "/ipp/print", "/ipp/print/")
+
+    def check_target(self, request):
+        code = request.message.code
+        if code in self.DESTINATION_LISTS:
+            return
+        name, uri, path = resource(request)
+        if name == "printer-uri" and not self.is_me(path) and not (
+                code == OP["Get-Jobs"] and path in ("/", "/jobs", "/printers", "/printers/")):
+            raise not_found()
+
+    # Printer operations
+
+    def printer_group(self, request, wanted):
+        queued = sum(1 for job in self.spool.jobs() if job["state"] in JOB_ACTIVE)
+        name, uri, path = resource(request)
+        attributes = printer_attributes(self.name, request.host, self.spool.created, self.clock(),
+                                        queued, path.startswith("/ipp/print"), self.handlers)
+        return Group(TAG_PRINTER, filter_attributes(attributes, wanted))
+
+    @handles("Get-Printer-Attributes", "CUPS-Get-Printers", "CUPS-Get-Default")
+    def get_printer_attributes(self, request, document):
+        return ipp_answer(request, "successful-ok",
+                          groups=[self.printer_group(request, requested(request.message))])
+
+    @handles("CUPS-Get-Classes")
+    def get_classes(self, request, document):
+        raise not_found("No destinations added.")
+
+    @handles("Identify-Printer")
+    def identify_printer(self, request, document):
+        return ipp_answer(request, "successful-ok")
+
+    # Jobs
+
+    def check_format(self, request):
+        format_attribute = request.message.find("document-format", TAG_OPERATION)
+        if format_attribute is not None and format_attribute.first not in DOCUMENT_FORMATS:
+            raise IppError("client-error-document-format-not-supported",
+                           "Unsupported document-format \"%s\"." % format_attribute.first,
+                           [Group(TAG_UNSUPPORTED_GROUP, [format_attribute])])
+
+    @handles("Validate-Job")
+    def validate_job(self, request, document):
+        self.check_format(request)
+        return ipp_answer(request, "successful-ok")
+
+    @handles("Print-Job")
+    def print_job(self, request, document):
+        self.check_format(request)
+        if document is None or not document.has_data():
+            raise bad_request("No file in print request.")
+        job = self.spool.new_job(self.job_record(request))
+        outcome = self.spool.add_document(job, self.document_record(request), document, last=True)
+        return self.job_answer(request, job, outcome)
+
+    @handles("Create-Job")
+    def create_job(self, request, document):
+        job = self.spool.new_job(self.job_record(request))
+        return self.job_answer(request, job)
+
+    @handles("Send-Document")
+    def send_document(self, request, document):
+        job = self.find_job(request)
+        self.check_format(request)
+        if job["state"] not in JOB_ACTIVE:
+            raise IppError("client-error-not-possible",
+                           "Job #%d is finished and cannot be altered." % job["job-id"])
+        last = request.message.find("last-document", TAG_OPERATION)
+        if last is None or last.first_tag != TAG_BOOLEAN:
+            raise bad_request("Missing last-document attribute in request.")
+        outcome = self.spool.add_document(job, self.document_record(request), document,
+                                          last=last.first is True)
+        return self.job_answer(request, job, outcome)
+
+    @handles("Close-Job")
+    def close_job(self, request, document):
+        job = self.find_job(request)
+        self.spool.finish(job)
+        return self.job_answer(request, job)
+
+    @handles("Cancel-Job")
+    def cancel_job(self, request, document):
+        job = self.find_job(request)
+        if job["state"] not in JOB_ACTIVE:
+            raise IppError("client-error-not-possible", "Job #%d is already %s - can't cancel."
+                           % (job["job-id"], JOB_STATES[job["state"]]))
+        self.spool.set_state(job, JOB_CANCELED, "job-canceled-by-user")
+        return ipp_answer(request, "successful-ok")
+
+    @handles("Cancel-Jobs", "Cancel-My-Jobs")
+    def cancel_jobs(self, request, document):
+        user = requesting_user(request)
+        mine = request.message.code == OP["Cancel-My-Jobs"]
+        for job in self.spool.jobs():
+            if job["state"] in JOB_ACTIVE and (not mine or job["user"] == user):
+                self.spool.set_state(job, JOB_CANCELED, "job-canceled-by-user")
+        return ipp_answer(request, "successful-ok")
+
+    @handles("Get-Job-Attributes")
+    def get_job_attributes(self, request, document):
+        job = self.find_job(request)
+        wanted = requested(request.message)
+        return ipp_answer(request, "successful-ok",
+                          groups=[Group(TAG_JOB, self.job_attributes(request, job, wanted))])
+
+    @handles("Get-Jobs")
+    def get_jobs(self, request, document):
+        message = request.message
+        which = message.find("which-jobs", TAG_OPERATION)
+        which = which.first if which is not None else "not-completed"
+        if which not in ("completed", "not-completed", "all"):
+            raise unsupported_value("The which-jobs value \"%s\" is not supported." % which,
+                                    message.find("which-jobs"))
+        my_jobs = message.find("my-jobs", TAG_OPERATION)
+        user = requesting_user(request) if my_jobs is not None and my_jobs.first is True else None
+        limit = integer_value(message, "limit") or 0
+        wanted = requested(message, ("job-id", "job-uri"))
+        jobs = [job for job in self.spool.jobs()
+                if (which == "all" or (job["state"] not in JOB_ACTIVE) == (which == "completed"))
+                and (user is None or job["user"] == user)]
+        jobs.sort(key=lambda job: job["job-id"], reverse=which == "completed")
+        if limit > 0:
+            jobs = jobs[:limit]
+        return ipp_answer(request, "successful-ok",
+                          groups=[Group(TAG_JOB, self.job_attributes(request, job, wanted))
+                                  for job in jobs])
+
+    def find_job(self, request):
+        """The job a request names by job-uri or printer-uri + job-id; IppError if none."""
+        name, uri, path = resource(request)
+        if name == "job-uri":
+            if not path.startswith("/jobs/"):
+                raise bad_request("Bad job-uri \"%s\"." % uri)
+            job_id = atoi(path.rsplit("/", 1)[-1])
+        else:
+            job_id = integer_value(request.message, "job-id")
+            if job_id is None:
+                raise bad_request("Got a printer-uri attribute but no job-id.")
+        job = self.spool.load(job_id)
+        if job is None:
+            raise not_found("Job #%d does not exist." % job_id)
+        return job
+
+    def job_record(self, request):
+        message = request.message
+        held = message.find("job-hold-until", TAG_JOB)
+        name = message.find("job-name", TAG_OPERATION)
+        job_attributes = [a for g in message.groups if g.tag == TAG_JOB for a in g.attributes]
+        return {"printer": self.name, "user": requesting_user(request), "peer": request.peer,
+                "name": text_of(name) if name is not None else "Untitled",
+                "hold": held is not None and text_of(held) not in ("no-hold", ""),
+                "attributes": stored_attributes(job_attributes)}
+
+    def document_record(self, request):
+        values = {}
+        for key in ("document-format", "document-name", "compression"):
+            attribute = request.message.find(key, TAG_OPERATION)
+            values[key] = text_of(attribute) if attribute is not None else None
+        return values
+
+    def job_answer(self, request, job, refused=None):
+        """The job group after a job operation; refused = (status, reason) from a limit."""
+        status, text = refused or ("successful-ok", None)
+        return ipp_answer(request, status, text, groups=[
+            Group(TAG_JOB, self.job_attributes(request, job, JOB_ANSWER_ATTRIBUTES))])
+
+    def job_attributes(self, request, job, wanted):
+        view = JobView(job, request.host, self.name, max(1, int(self.clock() - self.spool.created)))
+        attributes = build_attributes(JOB_ATTRIBUTES, view)
+        if job["documents"] and job["documents"][0]["document-format"]:
+            attributes.append(_a("document-format", TAG_MIME_TYPE,
+                                 job["documents"][0]["document-format"]))
+        return filter_attributes(attributes, wanted, _job_attribute_groups)
+
+
+class JobView:
+    """What a job's attribute values depend on, for JOB_ATTRIBUTES' computed rows."""
+
+    def __init__(self, job, host, printer, up_time):
+        self.job, self.host, self.printer, self.up_time = job, host, printer, up_time
+        self.octets = sum(d["bytes"] for d in job["documents"])
+
+
+def _time_or_no_value(key):
+    """A job time, or the out-of-band no-value while it has not happened yet."""
+    return lambda v: (int(v.job[key]),) if v.job[key] is not None else (NO_VALUE,)
+
+
+JOB_ATTRIBUTES = (
+    ("job-id", TAG_INTEGER, lambda v: (v.job["job-id"],)),
+    ("job-uri", TAG_URI, lambda v: ("ipp://%s/jobs/%d" % (v.host, v.job["job-id"]),)),
+    ("job-printer-uri", TAG_URI, lambda v: ("ipp://%s/printers/%s" % (v.host, v.printer),)),
+    ("job-name", TAG_NAME, lambda v: (v.job["name"],)),
+    ("job-originating-user-name", TAG_NAME, lambda v: (v.job["user"],)),
+    ("job-state", TAG_ENUM, lambda v: (v.job["state"],)),
+    ("job-state-reasons", TAG_KEYWORD, lambda v: (v.job["reasons"],)),
+    ("job-state-message", TAG_TEXT, lambda v: (JOB_STATES[v.job["state"]].capitalize() + ".",)),
+    ("job-k-octets", TAG_INTEGER, lambda v: ((v.octets + 1023) // 1024,)),
+    ("number-of-documents", TAG_INTEGER, lambda v: (len(v.job["documents"]),)),
+    ("job-printer-up-time", TAG_INTEGER, lambda v: (v.up_time,)),
+    ("time-at-creation", TAG_INTEGER, lambda v: (int(v.job["created"]),)),
+    ("time-at-processing", TAG_INTEGER, _time_or_no_value("processing")),
+    ("time-at-completed", TAG_INTEGER, _time_or_no_value("completed")),
+    ("date-time-at-creation", TAG_DATETIME, lambda v: (date_time(v.job["created"]),)),
+    ("job-priority", TAG_INTEGER, (50,)),
+    ("job-hold-until", TAG_KEYWORD, lambda v: ("indefinite" if v.job["hold"] else "no-hold",)),
+    ("job-media-sheets-completed", TAG_INTEGER, (0,)),
+    ("job-impressions-completed", TAG_INTEGER, (0,)),
+)
+
+
 # ── Spool: the printer persona's jobs on disk ───────────────────────────────────────────
+
+def stored_attributes(attributes):
+    """Job attributes as the spool keeps them: their own IPP wire encoding in hex, lossless
+    and independent of how records render (or cut) values."""
+    parts = []
+    encode_attributes(parts, attributes)
+    return b"".join(parts).hex()
+
 
 class Spool:
     """Jobs as files, shared by every connection's process.
@@ -1796,15 +2044,13 @@ class Spool:
         self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
         self.created = os.fstat(self._lock_fd).st_mtime
 
-    def _locked(self):
-        import fcntl
-        return _FileLock(fcntl, self._lock_fd)
-
     def _path(self, name):
         return os.path.join(self.directory, name)
 
     def new_job(self, record):
-        with self._locked():
+        import fcntl
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
             counter = self._path("next-job-id")
             try:
                 with open(counter) as file:
@@ -1812,10 +2058,12 @@ class Spool:
             except (OSError, ValueError):
                 job_id = 1
             self._write_atomic(counter, "%d\n" % (job_id + 1))
-        now = self.clock()
-        job = dict(record, **{"job-id": job_id, "state": 4 if record["hold"] else 3,
-                              "reasons": "job-hold-until-specified" if record["hold"] else "job-incoming",
-                              "created": now, "processing": None, "completed": None,
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        held = record["hold"]
+        job = dict(record, **{"job-id": job_id, "state": JOB_HELD if held else JOB_PENDING,
+                              "reasons": "job-hold-until-specified" if held else "job-incoming",
+                              "created": self.clock(), "processing": None, "completed": None,
                               "documents": []})
         self.save(job)
         return job
@@ -1828,27 +2076,16 @@ class Spool:
         used = self.used_bytes()
         limit = min(self.max_job_bytes - sum(d["bytes"] for d in job["documents"]),
                     self.max_spool_bytes - used)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
-        size, over = 0, False
-        try:
-            for chunk in (document if document is not None else ()):
-                if size + len(chunk) > limit:
-                    over = True
-                    break
-                write_all(fd, chunk)
-                size += len(chunk)
-        finally:
-            os.close(fd)
+        size, over = self._store(path, document, limit)
         digest = document.digest if document is not None else DocumentDigest()
         job["documents"].append(dict(document_record, number=number, bytes=size,
-                                     file=os.path.basename(path),
+                                     file=None if over else os.path.basename(path),
                                      sha256=None if over else digest.hexdigest()))
         if over:
             os.unlink(path)
-            job["documents"][-1]["file"] = None
             reason = ("job over --max-job-bytes" if limit < self.max_spool_bytes - used
                       else "spool over --max-spool-bytes")
-            self.set_state(job, 8, "aborted-by-system", reason)
+            self.set_state(job, JOB_ABORTED, "aborted-by-system", reason)
             busy = reason.startswith("spool")
             return ("server-error-busy" if busy else "client-error-request-entity-too-large"), reason
         if last:
@@ -1857,10 +2094,25 @@ class Spool:
             self.save(job)
         return None
 
+    @staticmethod
+    def _store(path, document, limit):
+        """(bytes written, whether the limit stopped it)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+        size = 0
+        try:
+            for chunk in (document if document is not None else ()):
+                if size + len(chunk) > limit:
+                    return size, True
+                write_all(fd, chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+        return size, False
+
     def finish(self, job):
-        if job["state"] == 3:
+        if job["state"] == JOB_PENDING:
             now = self.clock()
-            job.update({"state": 9, "reasons": "job-completed-successfully",
+            job.update({"state": JOB_COMPLETED, "reasons": "job-completed-successfully",
                         "processing": now, "completed": now})
         self.save(job)
 
@@ -1883,7 +2135,7 @@ class Spool:
                 job = json.load(file)
         except (OSError, ValueError):
             return None
-        if job["state"] == 3 and self.clock() - job.get("updated", job["created"]) > \
+        if job["state"] == JOB_PENDING and self.clock() - job.get("updated", job["created"]) > \
                 MULTIPLE_OPERATION_TIME_OUT:
             self.finish(job)        # multiple-operation-time-out-action: process-job
         return job
@@ -1914,31 +2166,10 @@ class Spool:
         os.replace(temporary, path)
 
 
-class _FileLock:
-    def __init__(self, fcntl, fd):
-        self.fcntl = fcntl
-        self.fd = fd
-
-    def __enter__(self):
-        self.fcntl.flock(self.fd, self.fcntl.LOCK_EX)
-
-    def __exit__(self, *exc):
-        self.fcntl.flock(self.fd, self.fcntl.LOCK_UN)
+PERSONAS = {"empty": EmptyPersona, "printer": PrinterPersona}
 
 
-def make_printer(options, environ):
-    """The printer persona for these options; its spool is made here, after privileges
-    were dropped, so the files belong to the user that serves."""
-    directory = options.spool or environ.get("STATE_DIRECTORY", "").split(":")[0] or DEFAULT_SPOOL
-    return PrinterPersona(options.printer, Spool(directory, options.max_job_bytes,
-                                                 options.max_spool_bytes))
-
-
-PERSONAS = {"empty": lambda options, environ: respond_empty, "printer": make_printer}
-PERSONA_MODULES = {"printer": ("fcntl", "json")}    # imported before privileges are dropped
-
-
-# ── Records: one value per request, three pure formats ──────────────────────────────────
+# ── Records: one value per request, rendered as plain data, then by a log format ─────────
 
 class Exchange:
     """One HTTP request on the connection and the answer it got; filled in as it goes."""
@@ -1971,48 +2202,33 @@ class ConnectionRecord:
         first = self.exchanges[0].head if self.exchanges else None
         return first.line if first is not None else None
 
-
-_CONTROL_ESCAPES = {c: "\\x%02x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
-_CONTROL_ESCAPES.update({c: "\\u%04x" % c for c in (0x2028, 0x2029, 0x202A, 0x202B, 0x202C,
-                                                     0x202D, 0x202E, 0x2066, 0x2067, 0x2068,
-                                                     0x2069, 0xFEFF)})
-_CONTROL_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"})
+    @property
+    def needs_own_record(self):
+        """A connection with no request, or one that failed, is a record of its own."""
+        return not self.exchanges or self.error is not None
 
 
-def escape(text, limit=LOG_VALUE_CHARS):
-    """Client text made safe for a terminal: control bytes escaped, bad UTF-8 as \\xNN,
-    long values cut with their length noted."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "surrogateescape")
-    clipped = text[:limit]
-    safe = (clipped.translate(_CONTROL_ESCAPES).encode("utf-8", "surrogateescape")
-            .decode("utf-8", "backslashreplace"))
-    if len(text) > limit:
-        safe += "...[%d chars]" % len(text)
-    return safe
+def parse_authorization(value):
+    """(scheme, user, secret given?) from an Authorization value; the secret is never kept."""
+    scheme, credentials = (value.split(None, 1) + ["", ""])[:2]
+    credentials = credentials.strip()
+    if scheme.lower() != "basic":
+        return scheme, None, bool(credentials)
+    import binascii
+    try:
+        decoded = binascii.a2b_base64(credentials.encode("latin-1")).decode("utf-8", "surrogateescape")
+    except (ValueError, UnicodeEncodeError):
+        return scheme, None, bool(credentials)
+    user, _, password = decoded.partition(":")
+    return scheme, user, bool(password)
 
 
-def _plain(tag, value):
-    """A value as JSON-ready data: str, int, bool, dict or list; binary as hex."""
-    if tag == TAG_BEGIN_COLLECTION:
-        return {escape(m.name): [_plain(t, v) for t, v in m.values] for m in value}
-    if tag == TAG_EXTENSION:
-        return {"tag": "0x%08x" % value[0], "hex": value[1][:LOG_VALUE_CHARS].hex()}
-    if tag == TAG_TEXT_LANG or tag == TAG_NAME_LANG:
-        return {"language": escape(value[0]), "text": escape(value[1])}
-    if tag == TAG_RANGE:
-        return {"lower": value[0], "upper": value[1]}
-    if tag == TAG_RESOLUTION:
-        units = {3: "dpi", 4: "dpcm"}.get(value[2], value[2])
-        return {"x": value[0], "y": value[1], "units": units}
-    if tag == TAG_DATETIME:
-        return escape("%04d-%02d-%02dT%02d:%02d:%02d.%d%s%02d:%02d" % value)
-    if isinstance(value, str):
-        return escape(value)
-    if isinstance(value, bytes):
-        return value[:LOG_VALUE_CHARS].hex() + ("...[%d bytes]" % len(value)
-                                                 if len(value) > LOG_VALUE_CHARS else "")
-    return value
+SECRET_HEADERS = ("authorization", "proxy-authorization")
+
+
+def _redact(headers):
+    return [(k, (v.split(None, 1) or [""])[0] + " [redacted]") if k.lower() in SECRET_HEADERS
+            else (k, v) for k, v in headers]
 
 
 def _plain_attribute(attribute):
@@ -2023,18 +2239,10 @@ def _plain_attribute(attribute):
         if name not in syntaxes:
             syntaxes.append(name)
     result = {"name": escape(attribute.name), "syntax": "|".join(syntaxes),
-              "values": [_plain(tag, value) for tag, value in values]}
+              "values": [plain_value(tag, value) for tag, value in values]}
     if len(attribute.values) > len(values):
         result["values_omitted"] = len(attribute.values) - len(values)
     return result
-
-
-def _plain_ipp(message):
-    return {"version": "%d.%d" % message.version,
-            "operation": code_name(OPERATIONS, message.code),
-            "operation_id": "0x%04x" % message.code,
-            "request_id": message.request_id,
-            "groups": [_plain_group(g) for g in message.groups]}
 
 
 def _plain_group(group):
@@ -2046,29 +2254,40 @@ def _plain_group(group):
     return result
 
 
-def rfc3339(timestamp):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + (
-        ".%03dZ" % (int(timestamp * 1000) % 1000))
+def _plain_ipp(exchange):
+    if exchange.ipp is None:
+        return {"error": exchange.ipp_error} if exchange.ipp_error is not None else None
+    message = exchange.ipp
+    return {"version": "%d.%d" % message.version,
+            "operation": code_name(OPERATIONS, message.code),
+            "operation_id": "0x%04x" % message.code,
+            "request_id": message.request_id,
+            "groups": [_plain_group(g) for g in message.groups],
+            "document_bytes": exchange.document_bytes,
+            "document_sha256": exchange.document_sha256}
+
+
+def _plain_auth(head):
+    authorization = head.header("Authorization") if head else None
+    if authorization is None:
+        return None
+    scheme, user, secret = parse_authorization(authorization)
+    return {"scheme": escape(scheme), "user": None if user is None else escape(user),
+            "password_given": secret}
+
+
+def _plain_response(exchange):
+    answer = exchange.answer
+    ipp_status = answer.ipp_status if answer is not None else None
+    text = answer.status_message if answer is not None else None
+    return {"http_status": exchange.http_status,
+            "ipp_status": code_name(STATUS_CODES, ipp_status) if ipp_status is not None else None,
+            "status_message": escape(text) if text else None}
 
 
 def plain_exchange(connection, exchange):
-    """Everything a JSON record says about one request, as plain data."""
+    """Everything a record says about one request, as plain data (JSON-ready)."""
     head = exchange.head
-    answer = exchange.answer
-    ipp = None
-    if exchange.ipp is not None:
-        ipp = _plain_ipp(exchange.ipp)
-        ipp["document_bytes"] = exchange.document_bytes
-        ipp["document_sha256"] = exchange.document_sha256
-    elif exchange.ipp_error is not None:
-        ipp = {"error": exchange.ipp_error}
-    auth = None
-    authorization = head.header("Authorization") if head else None
-    if authorization is not None:
-        scheme, user, secret = parse_authorization(authorization)
-        auth = {"scheme": escape(scheme), "user": None if user is None else escape(user),
-                "password_given": secret}
-    ipp_status = answer.ipp_status if answer is not None else None
     return {
         "time": rfc3339(exchange.time), "peer": connection.peer, "pid": connection.pid,
         "seq": exchange.seq,
@@ -2077,72 +2296,21 @@ def plain_exchange(connection, exchange):
         "target": escape(head.target) if head else None,
         "version": escape(head.version) if head else None,
         "headers": [[escape(k), escape(v)] for k, v in _redact(head.headers)] if head else [],
-        "auth": auth,
+        "auth": _plain_auth(head),
         "body_bytes": exchange.body_bytes,
-        "ipp": ipp,
-        "response": {"http_status": exchange.http_status,
-                     "ipp_status": code_name(STATUS_CODES, ipp_status) if ipp_status is not None else None,
-                     "status_message": escape(answer.status_message) if answer and answer.status_message else None},
+        "ipp": _plain_ipp(exchange),
+        "response": _plain_response(exchange),
         "error": escape(exchange.error) if exchange.error else None,
     }
 
 
 def plain_connection(connection):
-    """The JSON record of a connection that carried no complete request (e.g. lpstat -r)."""
+    """The record of a connection that carried no complete request (e.g. lpstat -r)."""
     return {"time": rfc3339(connection.time), "peer": connection.peer, "pid": connection.pid,
             "seq": 0, "request": None, "method": None, "target": None, "version": None,
             "headers": [], "auth": None, "body_bytes": 0, "ipp": None,
             "response": {"http_status": None, "ipp_status": None, "status_message": None},
             "error": escape(connection.error or "no request")}
-
-
-_JSON_ESCAPES = {c: "\\u%04x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
-_JSON_ESCAPES.update({0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
-
-
-def to_json(value):
-    """Compact JSON for the plain data above (json would cost a `re` import per process)."""
-    if isinstance(value, str):
-        return '"%s"' % value.translate(_JSON_ESCAPES)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, dict):
-        return "{%s}" % ",".join("%s:%s" % (to_json(str(k)), to_json(v)) for k, v in value.items())
-    return "[%s]" % ",".join(to_json(v) for v in value)
-
-
-def format_json(connection):
-    """One line per request; one for a connection that carried none."""
-    if not connection.exchanges:
-        return to_json(plain_connection(connection)) + "\n"
-    return "".join(to_json(plain_exchange(connection, e)) + "\n" for e in connection.exchanges)
-
-
-def c_locale_date(timestamp):
-    """The date as `date` prints it in the C locale."""
-    return time.strftime("%a %b %e %H:%M:%S %Z %Y", time.localtime(timestamp))
-
-
-def format_classic(connection):
-    """The original logger's three lines: Connection, the date, the first request line."""
-    lines = ["Connection", c_locale_date(connection.time)]
-    if connection.first_line is not None:
-        lines.append(escape(connection.first_line, MAX_REQUEST_LINE))
-    return "\n".join(lines) + "\n"
-
-
-def _text_value(plain):
-    if isinstance(plain, str):
-        return "'%s'" % plain
-    if isinstance(plain, (dict, list)):
-        return to_json(plain)
-    return str(plain).lower() if isinstance(plain, bool) else str(plain)
 
 
 def summary(plain):
@@ -2162,7 +2330,91 @@ def summary(plain):
     return " ".join(str(p) for p in parts)
 
 
-def format_text_request(plain):
+class LogFormat:
+    """One log format: the text written as each request is answered (exchange) and when the
+    connection ends (connection), and the line syslog gets.  One instance per connection."""
+
+    def exchange(self, connection, plain):
+        return ""
+
+    def connection(self, connection):
+        return ""
+
+    def syslog_line(self, plain):
+        return summary(plain)
+
+
+class JsonFormat(LogFormat):
+    """JSON Lines: one object per request as soon as it is answered, so a killed connection
+    keeps what it answered; one for a connection that carried none or failed."""
+
+    def exchange(self, connection, plain):
+        return to_json(plain) + "\n"
+
+    def connection(self, connection):
+        return to_json(plain_connection(connection)) + "\n" if connection.needs_own_record else ""
+
+    def syslog_line(self, plain):
+        return to_json(plain)
+
+
+class ClassicFormat(LogFormat):
+    """The original logger's three lines: Connection, the date, the first request line."""
+
+    def connection(self, connection):
+        lines = ["Connection", c_locale_date(connection.time)]
+        if connection.first_line is not None:
+            lines.append(escape(connection.first_line, MAX_REQUEST_LINE))
+        return "\n".join(lines) + "\n"
+
+
+class TextFormat(ClassicFormat):
+    """The classic lines, then every request indented below them, in one write per
+    connection; each request is formatted when answered, so memory stays flat."""
+
+    def __init__(self):
+        self.requests = []
+
+    def exchange(self, connection, plain):
+        self.requests.append(_text_request(plain))
+        return ""
+
+    def connection(self, connection):
+        text = super().connection(connection) + "  peer %s pid %d\n" % (connection.peer, connection.pid)
+        text += "".join(self.requests)
+        if connection.error or not connection.exchanges:
+            text += "  connection: %s\n" % escape(connection.error or "no request")
+        return text
+
+
+def _text_value(plain):
+    if isinstance(plain, str):
+        return "'%s'" % plain
+    if isinstance(plain, (dict, list)):
+        return to_json(plain)
+    return str(plain).lower() if isinstance(plain, bool) else str(plain)
+
+
+def _text_ipp(ipp):
+    if "error" in ipp:
+        return ["    ipp: undecodable: %s" % ipp["error"]]
+    lines = ["    ipp %s %s (%s) request-id %s" % (
+        ipp["version"], ipp["operation"], ipp["operation_id"], ipp["request_id"])]
+    for group in ipp["groups"]:
+        lines.append("      %s" % group["tag"])
+        for attribute in group["attributes"]:
+            values = ", ".join(_text_value(v) for v in attribute["values"])
+            if attribute.get("values_omitted"):
+                values += " ... (+%d more)" % attribute["values_omitted"]
+            lines.append("        %s (%s) = %s" % (attribute["name"], attribute["syntax"], values))
+        if group.get("attributes_omitted"):
+            lines.append("        ... (+%d more attributes)" % group["attributes_omitted"])
+    if ipp["document_bytes"]:
+        lines.append("    document: %d bytes sha256 %s" % (ipp["document_bytes"], ipp["document_sha256"]))
+    return lines
+
+
+def _text_request(plain):
     """The indented lines of one request in the text format."""
     lines = ["  request %d at %s: %s" % (plain["seq"], plain["time"], plain["request"] or "-")]
     lines.extend("    %s: %s" % (k, v) for k, v in plain["headers"])
@@ -2171,24 +2423,8 @@ def format_text_request(plain):
             plain["auth"]["scheme"], plain["auth"]["user"],
             "given (not recorded)" if plain["auth"]["password_given"] else "not given"))
     lines.append("    body: %d bytes" % plain["body_bytes"])
-    ipp = plain["ipp"]
-    if ipp and "error" in ipp:
-        lines.append("    ipp: undecodable: %s" % ipp["error"])
-    elif ipp:
-        lines.append("    ipp %s %s (%s) request-id %s" % (
-            ipp["version"], ipp["operation"], ipp["operation_id"], ipp["request_id"]))
-        for group in ipp["groups"]:
-            lines.append("      %s" % group["tag"])
-            for attribute in group["attributes"]:
-                values = ", ".join(_text_value(v) for v in attribute["values"])
-                if attribute.get("values_omitted"):
-                    values += " ... (+%d more)" % attribute["values_omitted"]
-                lines.append("        %s (%s) = %s" % (attribute["name"], attribute["syntax"], values))
-            if group.get("attributes_omitted"):
-                lines.append("        ... (+%d more attributes)" % group["attributes_omitted"])
-        if ipp["document_bytes"]:
-            lines.append("    document: %d bytes sha256 %s" % (
-                ipp["document_bytes"], ipp["document_sha256"]))
+    if plain["ipp"]:
+        lines.extend(_text_ipp(plain["ipp"]))
     response = plain["response"]
     answer = "    answer: HTTP %s" % (response["http_status"] or "none")
     if response["ipp_status"]:
@@ -2201,19 +2437,7 @@ def format_text_request(plain):
     return "\n".join(lines) + "\n"
 
 
-def format_text(connection, requests=None):
-    """The classic lines, then every request indented below them; requests may come
-    already formatted (the Recorder formats each as it is answered)."""
-    if requests is None:
-        requests = [format_text_request(plain_exchange(connection, e)) for e in connection.exchanges]
-    text = format_classic(connection) + "  peer %s pid %d\n" % (connection.peer, connection.pid)
-    text += "".join(requests)
-    if connection.error or not connection.exchanges:
-        text += "  connection: %s\n" % escape(connection.error or "no request")
-    return text
-
-
-FORMATS = {"classic": format_classic, "text": format_text, "json": format_json}
+FORMATS = {"text": TextFormat, "json": JsonFormat, "classic": ClassicFormat}
 
 
 # ── Sinks: each record is one write(); a failing sink never stops the answer ────────────
@@ -2229,29 +2453,21 @@ def open_log(path):
     return fd
 
 
-def write_all(fd, data):
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
-
-
 class Recorder:
-    """Sends records where the options say: a log fd, syslog, or both.
-
-    JSON goes out after each request, so a killed connection keeps what it answered;
-    text and classic go out once per connection, in one write.  A write that fails is
-    reported to syslog together with the record, so no record is lost silently.
-    """
+    """Sends what the log format writes where the options say: a log fd, syslog, or both.
+    A write that fails is reported to syslog together with the record, so no record is
+    lost silently."""
 
     def __init__(self, fmt, log_fd=None, log_name=None, use_syslog=False, log_error=None):
-        self.format = fmt
+        self.format = FORMATS[fmt]() if isinstance(fmt, str) else fmt
         self.log_fd = log_fd
         self.log_name = log_name
         self.use_syslog = use_syslog
         self.pending_error = log_error
-        self.text_requests = []          # text format: each request formatted when answered
 
     def _write(self, text):
+        if not text:
+            return
         if self.log_fd is None:
             if self.pending_error is not None:
                 self._syslog_failure(self.pending_error, text)
@@ -2267,24 +2483,14 @@ class Recorder:
     def exchange_done(self, connection, exchange):
         plain = plain_exchange(connection, exchange)
         if self.use_syslog:
-            _syslog(6, to_json(plain) if self.format == "json" else summary(plain))
-        if self.format == "json":
-            self._write(to_json(plain) + "\n")
-        elif self.format == "text":
-            self.text_requests.append(format_text_request(plain))
+            _syslog(6, self.format.syslog_line(plain))
+        self._write(self.format.exchange(connection, plain))
         exchange.ipp = None     # keep the rendered record, not the message: memory stays flat
 
     def connection_done(self, connection):
-        needs_own_record = not connection.exchanges or connection.error is not None
-        if self.use_syslog and needs_own_record:
-            plain = plain_connection(connection)
-            _syslog(6, to_json(plain) if self.format == "json" else summary(plain))
-        if self.format == "text":
-            self._write(format_text(connection, self.text_requests))
-        elif self.format == "classic":
-            self._write(format_classic(connection))
-        elif needs_own_record:
-            self._write(to_json(plain_connection(connection)) + "\n")
+        if self.use_syslog and connection.needs_own_record:
+            _syslog(6, self.format.syslog_line(plain_connection(connection)))
+        self._write(self.format.connection(connection))
 
 
 _syslog_open = False
@@ -2309,25 +2515,13 @@ class Config:
                  header_timeout=DEFAULT_HEADER_TIMEOUT, max_header_bytes=DEFAULT_MAX_HEADER_BYTES,
                  max_body_bytes=DEFAULT_MAX_BODY_BYTES, clock=time.time,
                  local_peer=True):
-        self.persona = persona or respond_empty  # (IppRequest, Document) -> Answer
+        self.persona = persona or EmptyPersona()
         self.local_peer = local_peer            # loopback client: cupsd's 401 hint differs
         self.idle_timeout = idle_timeout
         self.header_timeout = header_timeout
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self.clock = clock
-
-
-def new_sha256():
-    """sha256 without hashlib's 10 ms import where the interpreter has _sha256 built in."""
-    try:
-        from _sha256 import sha256
-    except ImportError:
-        try:
-            from _sha2 import sha256
-        except ImportError:
-            from hashlib import sha256
-    return sha256()
 
 
 class Document:
@@ -2357,68 +2551,6 @@ class Document:
     def drain(self):
         for _ in self:
             pass
-
-
-class DocumentDigest:
-    """Size and sha256 of a document as it streams by.  Small documents use the built-in
-    _sha256 (no import); past 1 MiB, OpenSSL's hashlib is worth its import (about five times
-    faster), so the first MiB is held and handed over.  Memory stays under 1 MiB + a chunk."""
-
-    SWITCH_AT = 1 << 20
-
-    def __init__(self):
-        self.size = 0
-        self._held = []
-        self._hasher = None
-
-    def update(self, chunk):
-        self.size += len(chunk)
-        if self._hasher is not None:
-            self._hasher.update(chunk)
-            return
-        self._held.append(chunk)
-        if self.size > self.SWITCH_AT:
-            try:
-                from hashlib import sha256
-                self._hasher = sha256()
-            except ImportError:             # unreadable after dropping privileges
-                self._hasher = new_sha256()
-            for held in self._held:
-                self._hasher.update(held)
-            self._held = None
-
-    def hexdigest(self):
-        if not self.size:
-            return None
-        if self._hasher is None:
-            hasher = new_sha256()
-            for held in self._held:
-                hasher.update(held)
-            return hasher.hexdigest()
-        return self._hasher.hexdigest()
-
-
-def parse_authorization(value):
-    """(scheme, user, secret given?) from an Authorization value; the secret is never kept."""
-    scheme, credentials = (value.split(None, 1) + ["", ""])[:2]
-    credentials = credentials.strip()
-    if scheme.lower() != "basic":
-        return scheme, None, bool(credentials)
-    import binascii
-    try:
-        decoded = binascii.a2b_base64(credentials.encode("latin-1")).decode("utf-8", "surrogateescape")
-    except (ValueError, UnicodeEncodeError):
-        return scheme, None, bool(credentials)
-    user, _, password = decoded.partition(":")
-    return scheme, user, bool(password)
-
-
-SECRET_HEADERS = ("authorization", "proxy-authorization")
-
-
-def _redact(headers):
-    return [(k, (v.split(None, 1) or [""])[0] + " [redacted]") if k.lower() in SECRET_HEADERS
-            else (k, v) for k, v in headers]
 
 
 def _counted(body, exchange):
@@ -2493,9 +2625,13 @@ class Reply:
         if status == 401:
             extra = [("WWW-Authenticate", self.challenge())]
         headers = cupsd_headers(config.clock(), keep_alive, config.idle_timeout, len(payload),
-                                content_type, extra, last_modified, head.version == "HTTP/1.0")
+                                content_type, extra, last_modified, head.version == "HTTP/1.0",
+                                config.persona.server_header)
         return self.preface + format_response(status, headers, payload, head.method == "HEAD",
                                               head.version)
+
+    def error(self, status, keep_alive=None):
+        return self(status, self.config.persona.error_page(status), keep_alive=keep_alive)
 
     def challenge(self):
         """Basic realm="CUPS", plus cupsd's ", Local trc="y"" hint for a non-browser on
@@ -2516,30 +2652,36 @@ def serve_request(reader, send, exchange, config):
             exchange.head = None
             return False
         exchange.time = config.clock()
-        framing = body_length(head)
-        if framing[0] == "length" and framing[1] > config.max_body_bytes:
-            raise HttpError(413, "Content-Length %d over the %d byte limit"
-                            % (framing[1], config.max_body_bytes))
-        if head.version != "HTTP/1.0" and head.header("Host") is None:
-            raise HttpError(400, "HTTP/1.1 request without Host")
-        path = _target_path(head.target)
-        problem = web_path_problem(path) if head.method != "OPTIONS" else None
-        if problem is not None:
-            raise HttpError(problem, "path %s refused" % path[:200])
+        framing = _check_request_head(head, config)
         _expect_continue(reader, send, head, exchange, reply)
         body = _counted(iter_body(reader, framing, config.max_body_bytes, lambda: None), exchange)
         if _wants_ipp(head):
             return _answer_ipp(body, head, exchange, config, send, reply)
         for _ in body:
             pass
-        return _answer_web(head, exchange, send, reply)
+        return _answer_web(head, exchange, config, send, reply)
     except HttpError as error:
         exchange.http_status = error.status
         exchange.error = str(error)
-        _send(send, reply(error.status, error_page(error.status)), exchange)
+        _send(send, reply.error(error.status), exchange)
         return False
     finally:
         reader.before_wait = None           # a 100 Continue belongs to this request only
+
+
+def _check_request_head(head, config):
+    """What cupsd refuses before reading a body; returns the body's framing."""
+    framing = body_length(head)
+    if framing[0] == "length" and framing[1] > config.max_body_bytes:
+        raise HttpError(413, "Content-Length %d over the %d byte limit"
+                        % (framing[1], config.max_body_bytes))
+    if head.version != "HTTP/1.0" and head.header("Host") is None:
+        raise HttpError(400, "HTTP/1.1 request without Host")
+    path = _target_path(head.target)
+    problem = config.persona.path_problem(path) if head.method != "OPTIONS" else None
+    if problem is not None:
+        raise HttpError(problem, "path %s refused" % path[:200])
+    return framing
 
 
 def _expect_continue(reader, send, head, exchange, reply):
@@ -2552,7 +2694,7 @@ def _expect_continue(reader, send, head, exchange, reply):
     expect = head.header("Expect")
     if expect is None or head.version == "HTTP/1.0" or head.method not in ("POST", "PUT"):
         return
-    number = _atoi(expect)
+    number = atoi(expect)
     if number == 100:
         reply.preface = CONTINUE
 
@@ -2583,20 +2725,23 @@ def _answer_ipp(body, head, exchange, config, send, reply):
         exchange.document_sha256 = document.digest.hexdigest()
     exchange.http_status = answer.http_status
     if answer.message is None:
-        _send(send, reply(answer.http_status, error_page(answer.http_status)), exchange)
+        _send(send, reply.error(answer.http_status), exchange)
         return False
     keep_alive = head.keep_alive and not answer.close
     _send(send, reply(200, encode_message(answer.message), "application/ipp", keep_alive), exchange)
     return keep_alive
 
 
-def _answer_web(head, exchange, send, reply):
+PAGE_TIME = 1795392000          # 2026-11-23, when the built-in pages last changed
+
+
+def _answer_web(head, exchange, config, send, reply):
     """OPTIONS, GET, HEAD, non-IPP POST and PUT, as cupsd's web side answers them."""
     method = head.method
     if method == "OPTIONS":
         status, data = 200, reply(200, b"", None)
     elif method in ("GET", "HEAD", "POST"):
-        status, page, static = respond_web(method, _target_path(head.target))
+        status, page, static = config.persona.web(method, _target_path(head.target))
         if page is None:
             raise HttpError(status, "%s %s" % (method, "refused" if status == 401 else "not found"))
         data = reply(status, page.encode(), last_modified=PAGE_TIME if static else None)
@@ -2607,9 +2752,6 @@ def _answer_web(head, exchange, send, reply):
     exchange.http_status = status
     _send(send, data, exchange)
     return head.keep_alive
-
-
-PAGE_TIME = 1795392000          # 2026-11-23, when the built-in pages last changed
 
 
 def serve_connection(reader, send, connection, config, recorder):
@@ -2626,12 +2768,7 @@ def serve_connection(reader, send, connection, config, recorder):
                 _note(connection, exchange, "terminated by signal")
             except Exception as error:        # our own bug: record it, answer 500 if we can
                 _note(connection, exchange, "internal error: %s: %s" % (type(error).__name__, error))
-                if exchange.http_status is None and exchange.head is not None:
-                    exchange.http_status = 500
-                    try:
-                        send(Reply(exchange.head, config)(500, error_page(500), keep_alive=False))
-                    except OSError:
-                        pass
+                _answer_internal_error(send, exchange, config)
             finally:
                 if exchange.head is not None and (exchange.head.line or exchange.error):
                     connection.exchanges.append(exchange)
@@ -2644,6 +2781,15 @@ def serve_connection(reader, send, connection, config, recorder):
         recorder.connection_done(connection)
 
 
+def _answer_internal_error(send, exchange, config):
+    if exchange.http_status is None and exchange.head is not None:
+        exchange.http_status = 500
+        try:
+            send(Reply(exchange.head, config).error(500, keep_alive=False))
+        except OSError:
+            pass
+
+
 def _note(connection, exchange, text):
     if exchange.head is not None and exchange.head.line:
         exchange.error = exchange.error or text
@@ -2653,30 +2799,6 @@ def _note(connection, exchange, text):
 
 
 # ── Command line and main ────────────────────────────────────────────────────────────────
-
-USAGE = """\
-usage: fakecups.py [options]           serve one connection on stdin/stdout (inetd style)
-       fakecups.py --decode FILE       print the records of a captured request stream
-
-  --log PATH             append records here (default $LOGS_DIRECTORY/fakecups.log, else
-                         %(log)s; '-' = stderr, refused when stderr is a socket)
-  --format FORMAT        text (default), json (one object per request) or classic
-  --syslog               also send each record to syslog (facility daemon, ident fakecups)
-  --user NAME            when started as root, run as NAME after opening the log (nobody)
-  --persona NAME         what to imitate: empty (cupsd with no printers; default), or
-                         printer (a virtual IPP Everywhere printer that keeps every job)
-  --printer NAME         the printer persona's queue name (%(printer)s)
-  --spool DIR            where it keeps jobs (default $STATE_DIRECTORY, else %(spool)s)
-  --max-job-bytes N      a larger job is aborted: client-error-request-entity-too-large
-  --max-spool-bytes N    a fuller spool refuses documents: server-error-busy (4 GiB)
-  --idle-timeout SEC     end the connection after SEC seconds with no byte (10)
-  --header-timeout SEC   deadline for a whole request head (30)
-  --max-header-bytes N   request head limit, answered with 431 (16384)
-  --max-body-bytes N     request body limit, answered with 413 (1073741824)
-  --decode FILE          read a captured client byte stream, print its records, answer nothing
-  --help, --version
-""" % {"log": DEFAULT_LOG, "printer": DEFAULT_PRINTER, "spool": DEFAULT_SPOOL}
-
 
 class UsageError(Exception):
     pass
@@ -2702,51 +2824,75 @@ def _queue_name(text):
     return text
 
 
-def _choice(*names):
+def _choice(table):
+    """A converter accepting the keys of table as they are when the option is parsed."""
     def convert(text):
-        if text not in names:
-            raise UsageError("%r is not one of %s" % (text, ", ".join(names)))
+        if text not in table:
+            raise UsageError("%r is not one of %s" % (text, ", ".join(table)))
         return text
     return convert
 
 
-OPTIONS = {             # option → (attribute, converter or None for a flag)
-    "--log": ("log", str),
-    "--format": ("format", _choice(*FORMATS)),
-    "--syslog": ("syslog", None),
-    "--user": ("user", str),
-    "--persona": ("persona", _choice(*PERSONAS)),
-    "--printer": ("printer", _queue_name),
-    "--spool": ("spool", str),
-    "--max-job-bytes": ("max_job_bytes", _positive_number(int)),
-    "--max-spool-bytes": ("max_spool_bytes", _positive_number(int)),
-    "--idle-timeout": ("idle_timeout", _positive_number(float)),
-    "--header-timeout": ("header_timeout", _positive_number(float)),
-    "--max-header-bytes": ("max_header_bytes", _positive_number(int)),
-    "--max-body-bytes": ("max_body_bytes", _positive_number(int)),
-    "--decode": ("decode", str),
-    "--help": ("help", None),
-    "--version": ("version", None),
-}
+# Every option once: (names, value name or None for a flag, converter, default, help).
+OPTIONS = (
+    (("--log",), "PATH", str, None, "append records here (default $LOGS_DIRECTORY/fakecups.log, "
+     "else %s); '-' = stderr, refused when stderr is the client's socket" % DEFAULT_LOG),
+    (("--format",), "FORMAT", _choice(FORMATS), "text",
+     "the log format: %(formats)s (json = one object per request)"),
+    (("--syslog",), None, None, False, "also send each record to syslog (daemon, ident fakecups)"),
+    (("--user",), "NAME", str, "nobody", "when started as root, serve as NAME after opening the log"),
+    (("--persona",), "NAME", _choice(PERSONAS), "empty", "what to imitate: %(personas)s (empty = "
+     "cupsd with no printers; printer = a virtual IPP Everywhere printer that keeps every job)"),
+    (("--printer",), "NAME", _queue_name, DEFAULT_PRINTER, "the printer persona's queue name"),
+    (("--spool",), "DIR", str, None,
+     "where the printer keeps jobs (default $STATE_DIRECTORY, else %s)" % DEFAULT_SPOOL),
+    (("--max-job-bytes",), "N", _positive_number(int), DEFAULT_MAX_BODY_BYTES,
+     "a larger job is aborted: client-error-request-entity-too-large"),
+    (("--max-spool-bytes",), "N", _positive_number(int), DEFAULT_MAX_SPOOL_BYTES,
+     "a fuller spool refuses documents: server-error-busy"),
+    (("--idle-timeout",), "SEC", _positive_number(float), DEFAULT_IDLE_TIMEOUT,
+     "end the connection after SEC seconds with no byte"),
+    (("--header-timeout",), "SEC", _positive_number(float), DEFAULT_HEADER_TIMEOUT,
+     "deadline for a whole request head"),
+    (("--max-header-bytes",), "N", _positive_number(int), DEFAULT_MAX_HEADER_BYTES,
+     "request head limit, answered with 431"),
+    (("--max-body-bytes",), "N", _positive_number(int), DEFAULT_MAX_BODY_BYTES,
+     "request body limit, answered with 413"),
+    (("--decode",), "FILE", str, None,
+     "read a captured client byte stream, print its records, answer nothing"),
+    (("-h", "--help"), None, None, False, "show this help and exit"),
+    (("-V", "--version"), None, None, False, "print the version and exit"),
+)
+OPTION_NAMES = {name: row for row in OPTIONS for name in row[0]}
+
+
+def usage():
+    """The --help text, made from OPTIONS so that every option and default is in it."""
+    import textwrap
+    lines = ["usage: fakecups.py [options]        serve one connection on stdin/stdout (inetd style)",
+             "       fakecups.py --decode FILE    print the records of a captured request stream", ""]
+    tables = {"formats": ", ".join(FORMATS), "personas": ", ".join(PERSONAS)}
+    for names, value, convert, default, text in OPTIONS:
+        flag = ", ".join(names) + (" " + value if value else "")
+        text = text % tables if "%(" in text else text
+        if default not in (None, False):
+            text += " (default %s)" % default
+        wrapped = textwrap.wrap(text, 66) or [""]
+        lines.append("  %-22s %s" % (flag, wrapped[0]))
+        lines.extend(" " * 25 + more for more in wrapped[1:])
+    return "\n".join(lines) + "\n"
 
 
 class Options:
-    log = None
-    format = "text"
-    syslog = False
-    user = "nobody"
-    persona = "empty"
-    idle_timeout = DEFAULT_IDLE_TIMEOUT
-    header_timeout = DEFAULT_HEADER_TIMEOUT
-    max_header_bytes = DEFAULT_MAX_HEADER_BYTES
-    max_body_bytes = DEFAULT_MAX_BODY_BYTES
-    decode = None
-    printer = DEFAULT_PRINTER
-    spool = None
-    max_job_bytes = DEFAULT_MAX_BODY_BYTES
-    max_spool_bytes = DEFAULT_MAX_SPOOL_BYTES
-    help = False
-    version = False
+    """The parsed command line: one attribute per option, named after its long form."""
+
+    def __init__(self):
+        for names, value, convert, default, text in OPTIONS:
+            setattr(self, _attribute(names), default)
+
+
+def _attribute(names):
+    return names[-1][2:].replace("-", "_")
 
 
 def parse_options(argv):
@@ -2756,19 +2902,19 @@ def parse_options(argv):
     while args:
         arg = args.pop(0)
         name, equals, value = arg.partition("=")
-        if name not in OPTIONS:
+        if name not in OPTION_NAMES:
             raise UsageError("unknown option %r" % arg)
-        attribute, convert = OPTIONS[name]
+        names, value_name, convert, default, text = OPTION_NAMES[name]
         if convert is None:
             if equals:
                 raise UsageError("%s takes no value" % name)
-            setattr(options, attribute, True)
+            setattr(options, _attribute(names), True)
             continue
         if not equals:
             if not args:
                 raise UsageError("%s needs a value" % name)
             value = args.pop(0)
-        setattr(options, attribute, convert(value))
+        setattr(options, _attribute(names), convert(value))
     return options
 
 
@@ -2910,7 +3056,8 @@ def linger(seconds=2.0, limit=1 << 20):
 
 
 def config_from(options, environ, local_peer=True):
-    return Config(PERSONAS[options.persona](options, environ), options.idle_timeout, options.header_timeout,
+    persona = PERSONAS[options.persona].from_options(options, environ)
+    return Config(persona, options.idle_timeout, options.header_timeout,
                   options.max_header_bytes, options.max_body_bytes, local_peer=local_peer)
 
 
@@ -2934,7 +3081,7 @@ def serve_stdio(options, environ, stderr_is_socket):
         connection.peer = peer or environ_peer(environ)
         recorder = open_recorder(options, environ, stderr_is_socket)
         try:
-            drop_privileges(options.user, PERSONA_MODULES.get(options.persona, ()))
+            drop_privileges(options.user, PERSONAS[options.persona].modules)
         except (OSError, KeyError) as error:
             connection.error = "not serving: cannot run as %r: %s" % (options.user, error)
             recorder.connection_done(connection)
@@ -2987,10 +3134,10 @@ def main(argv=None, environ=None):
             options = parse_options(sys.argv[1:] if argv is None else argv)
         except UsageError as error:
             if not stderr_is_socket:
-                os.write(2, ("fakecups: %s\n%s" % (error, USAGE)).encode())
+                os.write(2, ("fakecups: %s (try --help)\n" % error).encode())
             return 2
         if options.help or options.version:
-            os.write(1, (USAGE if options.help else "fakecups %s\n" % __version__).encode())
+            os.write(1, (usage() if options.help else "fakecups %s\n" % __version__).encode())
             return 0
         if options.decode is not None:
             return decode_file(options)

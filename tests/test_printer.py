@@ -293,7 +293,7 @@ class SpoolFiles(PersonaTestCase):
         options = F.parse_options(["--persona", "printer", "--printer", "lab-2", "--spool",
                                    self.spool_dir, "--max-job-bytes", "10",
                                    "--max-spool-bytes", "20"])
-        persona = F.make_printer(options, {})
+        persona = F.PrinterPersona.from_options(options, {})
         self.assertIsInstance(persona, F.PrinterPersona)
         self.assertEqual(persona.name, "lab-2")
         self.assertEqual((persona.spool.directory, persona.spool.max_job_bytes,
@@ -303,7 +303,7 @@ class SpoolFiles(PersonaTestCase):
         # without --spool: systemd's $STATE_DIRECTORY (its first entry)
         state = os.path.join(self.tmp, "state")
         options = F.parse_options(["--persona", "printer"])
-        persona = F.make_printer(options, {"STATE_DIRECTORY": state + ":/elsewhere"})
+        persona = F.PrinterPersona.from_options(options, {"STATE_DIRECTORY": state + ":/elsewhere"})
         self.assertEqual((persona.name, persona.spool.directory), (F.DEFAULT_PRINTER, state))
         self.assertTrue(os.path.isdir(state))
         for bad in ("", "a b", "a/b", "a#b", "x" * 128):
