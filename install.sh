@@ -27,6 +27,7 @@ SPOOL=/var/spool/fakecups
 DEFAULTS=/etc/default/fakecups
 STATEDIR=/var/lib/fakecups
 CUPS_STATE=$STATEDIR/cups-state
+XINETD_STATE=$STATEDIR/xinetd-state
 SERVICE_USER=fakecups
 CUPS_SOCKET=/run/cups/cups.sock
 # socket and path units first: either would start cups.service again at the next client
@@ -396,21 +397,82 @@ ensure_dir() {
 
 # ── CUPS out of the way, and back ────────────────────────────────────────────────────────
 
-# cups_now: one line per CUPS service found: NAME RUNNING ENABLED
+# state UNIT: "UNIT ACTIVE ENABLED", how UNIT is now: a systemd unit, or sysv-NAME, a SysV service
+# (its init script's status; xinetd's is its pid file) and its S links
+state() {
+	case $1 in
+	sysv-*)
+		active=inactive
+		if [ "$1" = sysv-xinetd ]; then
+			[ -z "$(xinetd_pid)" ] || active=active
+		elif "$R/etc/init.d/${1#sysv-}" status >/dev/null 2>&1; then
+			active=active
+		fi
+		enabled=disabled
+		for link in "$R"/etc/rc[2345].d/S*"${1#sysv-}"; do [ -e "$link" ] && enabled=enabled; done ;;
+	*)
+		active=$(systemctl is-active "$1" 2>/dev/null) || true
+		enabled=$(systemctl is-enabled "$1" 2>/dev/null) || true ;;
+	esac
+	say "$1 ${active:-inactive} ${enabled:-not-found}"
+}
+
+# cups_now: one line per CUPS service found, as state gives it
 cups_now() {
 	if systemd_running; then
-		for unit in $CUPS_UNITS; do
-			active=$(systemctl is-active "$unit" 2>/dev/null) || true
-			enabled=$(systemctl is-enabled "$unit" 2>/dev/null) || true
-			say "$unit ${active:-inactive} ${enabled:-not-found}"
-		done
+		for unit in $CUPS_UNITS; do state "$unit"; done
 	elif [ -x "$R/etc/init.d/cups" ]; then
-		running=stopped
-		if "$R/etc/init.d/cups" status >/dev/null 2>&1; then running=active; fi
-		enabled=disabled
-		for link in "$R"/etc/rc[2345].d/S*cups; do [ -e "$link" ] && enabled=enabled; done
-		say "sysv-cups $running $enabled"
+		state sysv-cups
 	fi
+}
+
+xinetd_now() {
+	if systemd_running; then state xinetd; else state sysv-xinetd; fi
+}
+
+# on STATE: whether an ACTIVE or ENABLED state counts as on
+on() {
+	case $1 in active | activating | reloading | enabled | enabled-runtime) return 0 ;; esac
+	return 1
+}
+
+# turn UNIT ACTIVE ENABLED: make UNIT (as state names it) active or not and enabled or not, as
+# the states ACTIVE and ENABLED are (say what state said, or inactive and disabled to switch off)
+turn() {
+	# shellcheck disable=SC2046 # split on purpose: state says three words
+	set -- "$1" "$2" "$3" $(state "$1") # UNIT ACTIVE ENABLED UNIT ACTIVE-NOW ENABLED-NOW
+	name=${1#sysv-}
+	if ! on "$2" && on "$5"; then
+		case $1 in sysv-*) service_cmd "$name" stop ;; *) run systemctl stop "$1" ;; esac
+	fi
+	if on "$3" && ! on "$6"; then
+		case $1 in sysv-*) sysv_enable "$name" on ;; *) run systemctl enable "$1" ;; esac
+	elif ! on "$3" && on "$6"; then
+		case $1 in sysv-*) sysv_enable "$name" off ;; *) run systemctl disable "$1" ;; esac
+	fi
+	if on "$2" && ! on "$5"; then
+		case $1 in sysv-*) service_cmd "$name" start ;; *) run systemctl start "$1" ;; esac
+	fi
+}
+
+# remember FILE STATES: record how services were before install.sh changed them, once: a later
+# run must not take its own changes for how things were
+remember() {
+	if [ -f "$R$1" ]; then
+		say "the earlier state is already recorded in $R$1; keeping it"
+	elif [ -n "$2" ]; then
+		put "$1" 0644 "$2
+"
+	fi
+}
+
+# restore FILE: every service FILE lists back as it was; FILE removed
+restore() {
+	[ -f "$R$1" ] || return 0
+	while read -r unit active enabled; do
+		[ -z "$unit" ] || turn "$unit" "$active" "$enabled" </dev/null
+	done <"$R$1"
+	run rm -f "$R$1"
 }
 
 stop_cups() {
@@ -420,47 +482,12 @@ stop_cups() {
 	fi
 	now=$(cups_now)
 	if [ -z "$now" ]; then say "no CUPS service found"; fi
-	if [ -f "$R$CUPS_STATE" ]; then
-		say "CUPS's earlier state is already recorded in $R$CUPS_STATE; keeping it"
-	elif [ -n "$now" ]; then
-		put "$CUPS_STATE" 0644 "$now
-"
-	fi
-	while read -r name active enabled; do
-		[ -n "$name" ] || continue
-		case $active in active | activating | reloading) stop=yes ;; *) stop=no ;; esac
-		case $name in
-		sysv-cups)
-			if [ "$stop" = yes ]; then service_cmd cups stop; fi
-			if [ "$enabled" = enabled ]; then sysv_enable cups off; fi ;;
-		*)
-			if [ "$stop" = yes ]; then run systemctl stop "$name"; fi
-			case $enabled in enabled | enabled-runtime) run systemctl disable "$name" ;; esac ;;
-		esac
+	remember "$CUPS_STATE" "$now"
+	while read -r unit _; do
+		[ -z "$unit" ] || turn "$unit" inactive disabled </dev/null
 	done <<EOF
 $now
 EOF
-}
-
-restore_cups() {
-	state=$R$CUPS_STATE
-	if [ ! -f "$state" ]; then
-		say "no CUPS state recorded: leaving CUPS as it is"
-		return 0
-	fi
-	while read -r name active enabled; do
-		case $name in
-		'') continue ;;
-		sysv-cups)
-			if [ "$enabled" = enabled ]; then sysv_enable cups on; fi
-			if [ "$active" = active ]; then service_cmd cups start; fi ;;
-		*)
-			case $enabled in enabled | enabled-runtime) run systemctl enable "$name" ;; esac
-			case $active in active | activating | reloading) run systemctl start "$name" ;; esac ;;
-		esac
-	done <"$state"
-	run rm -f "$state"
-	if [ -d "$R$STATEDIR" ]; then run rmdir "$R$STATEDIR"; fi
 }
 
 # service_cmd NAME ACTION: start or stop a SysV service
@@ -524,6 +551,7 @@ xinetd_pid() {
 }
 
 activate_xinetd() {
+	remember "$XINETD_STATE" "$(xinetd_now)" # if install starts it, uninstall stops it again
 	if systemd_running; then
 		[ "$(systemctl is-enabled xinetd 2>/dev/null)" = enabled ] || run systemctl enable xinetd
 		if ! systemctl is-active xinetd >/dev/null 2>&1; then run systemctl start xinetd
@@ -544,20 +572,23 @@ activate_systemd() {
 	fi
 }
 
-# A real CUPS-Get-Printers to 127.0.0.1:631: an IPP answer must come back and a record appear.
+# A real CUPS-Get-Printers to 127.0.0.1:631: an IPP answer must come back, and its record appear in
+# the log.  Its User-Agent marks it, so that readers of the records can tell it from a client's
+# (the classic format records no headers: there, any new record will do).
 self_check() {
 	port=${FAKECUPS_CHECK_PORT:-631}
-	"$PYTHON" -I -B - "$port" "$R$LOG" <<'EOF' || die "self-check failed; see above, the xinetd or systemd log, and $R$LOG"
+	agent="fakecups-install/$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$SRC/fakecups.py") (self-check)"
+	"$PYTHON" -I -B - "$port" "$R$LOG" "$agent" "${OPT_FORMAT:-text}" <<'EOF' || die "self-check failed; see above, the xinetd or systemd log, and $R$LOG"
 import os, socket, struct, sys, time
-port, log = int(sys.argv[1]), sys.argv[2]
+port, log, agent, fmt = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 size = lambda: os.path.getsize(log) if os.path.exists(log) else -1
 attr = lambda tag, name, value: (struct.pack(">BH", tag, len(name)) + name
                                  + struct.pack(">H", len(value)) + value)
 body = (struct.pack(">BBHIB", 2, 0, 0x4002, 631, 1)       # CUPS-Get-Printers, request-id 631
         + attr(0x47, b"attributes-charset", b"utf-8")
         + attr(0x48, b"attributes-natural-language", b"en") + b"\x03")
-request = (b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ipp\r\n"
-           b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+request = (b"POST / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: %s\r\nContent-Type: application/ipp\r\n"
+           b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (agent.encode(), len(body), body))
 before, deadline, data = size(), time.monotonic() + 10, b""
 while True:
     try:
@@ -576,18 +607,26 @@ head, _, payload = data.partition(b"\r\n\r\n")
 if (not head.startswith(b"HTTP/1.1 200 ") or b"\r\ncontent-type: application/ipp" not in head.lower()
         or payload[4:8] != struct.pack(">I", 631)):
     sys.exit("self-check: 127.0.0.1:%d gave no IPP answer: %r" % (port, data[:200]))
+mark = b"" if fmt == "classic" else agent.encode()
+def new_records():
+    if size() <= before:
+        return b""
+    with open(log, "rb") as f:
+        f.seek(max(before, 0))
+        return f.read()
+def found():
+    new = new_records()
+    return bool(new) and mark in new
 deadline = time.monotonic() + 5
-while size() <= before and time.monotonic() < deadline:
+while not found() and time.monotonic() < deadline:
     time.sleep(0.1)
 if size() <= before:
     sys.exit("self-check: an IPP answer came, but no new record in %s" % log)
-print("self-check: 127.0.0.1:%d answered CUPS-Get-Printers (IPP status 0x%04x) and %s has a new record"
-      % (port, struct.unpack(">H", payload[2:4])[0], log))
+if not found():
+    sys.exit("self-check: an IPP answer came, but no record in %s with User-Agent %s" % (log, agent))
+print("self-check: 127.0.0.1:%d answered CUPS-Get-Printers (IPP status 0x%04x); %s has its record "
+      "(User-Agent: %s)" % (port, struct.unpack(">H", payload[2:4])[0], log, agent))
 EOF
-	if command -v lpstat >/dev/null 2>&1; then
-		said=$(lpstat -h "127.0.0.1:$port" -v 2>&1) || true
-		say "lpstat -h 127.0.0.1:$port -v says: $said"
-	fi
 }
 
 # ── install, uninstall ───────────────────────────────────────────────────────────────────
@@ -660,9 +699,11 @@ do_uninstall() {
 			elif pid=$(xinetd_pid) && [ -n "$pid" ]; then
 				run kill -HUP "$pid"
 			fi
+			restore "$XINETD_STATE"
 			[ "$DRY_RUN" = yes ] || sleep 1 # let xinetd close port 631 before CUPS wants it
 		fi
-		restore_cups
+		if [ -f "$R$CUPS_STATE" ]; then restore "$CUPS_STATE"; else say "no CUPS state recorded: leaving CUPS as it is"; fi
+		if [ -d "$R$STATEDIR" ] && [ -z "$(ls -A "$R$STATEDIR")" ]; then run rmdir "$R$STATEDIR"; fi
 	fi
 	if [ "$DRY_RUN" = yes ]; then
 		say "dry run: $CHANGED change(s) would be made; nothing was changed"

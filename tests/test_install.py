@@ -504,8 +504,10 @@ class RootPathTest(unittest.TestCase):
     def assert_self_checked(self, result):
         self.assertIn("self-check: 127.0.0.1:%d answered CUPS-Get-Printers" % self.inetd.port,
                       result.stdout)
-        if tool("lpstat"):
-            self.assertIn("-v says: lpstat: No destinations added.", result.stdout)
+        # marked as the installer's own request, in the log too; no unmarked lpstat any more
+        self.assertIn("(User-Agent: fakecups-install/", result.stdout)
+        self.assertIn("User-Agent: fakecups-install/", self.log.read_text())
+        self.assertNotIn("lpstat", result.stdout)
 
     def assert_second_run_changes_nothing(self, *args):
         before = snapshot(self.root)
@@ -623,7 +625,8 @@ class RootPathTest(unittest.TestCase):
         result = self.install("--uninstall")
         self.assert_ok(result)
         self.assertEqual(wait_for_text(hup, "HUP\nHUP\n"), "HUP\nHUP\n")
-        self.assertEqual(self.changes, [["update-rc.d", "cups", "enable"], ["service", "cups", "start"]])
+        self.assertEqual(self.changes, [["service", "xinetd", "stop"],   # install started it
+                                        ["update-rc.d", "cups", "enable"], ["service", "cups", "start"]])
         self.assertTrue((self.state / "running-cups").exists())
         self.assertEqual(os.listdir(self.root / "etc/rc2.d"), ["S01cups"])
         self.assertEqual(self.remaining_files(), [])
