@@ -4,8 +4,9 @@
 #   sh install.sh [--xinetd | --systemd] [--dry-run] [SERVICE OPTION...]
 #                                          install, or bring an install up to date
 #   sh install.sh --uninstall [--dry-run]  remove it and give CUPS back its state
-#   DESTDIR=DIR sh install.sh [...]        stage the files under DIR; no service,
-#                                          no user, no CUPS is touched
+#   DESTDIR=DIR sh install.sh [...]        stage every file of both deployments under DIR,
+#                                          as a package ships them; no service, no user,
+#                                          no CUPS is touched
 #
 # Run it from the fakecups source tree.  A second run changes nothing and says so.
 # The service options (--persona, --printer, --format, --syslog, ...) are kept in
@@ -72,7 +73,9 @@ back: give only what changes; systemd reads that file itself, xinetd gets them i
   --max-job-bytes N, --max-spool-bytes N   the printer persona's limits
   --reset-options          start from fakecups's defaults instead of the kept options
 
-DESTDIR=DIR stages the files under DIR and runs no service command.
+DESTDIR=DIR stages every file of both deployments (the xinetd stanza and the systemd units, with
+the program, $DEFAULTS and the logrotate file) under DIR, as a package ships them, and runs
+no service command.
 EOF
 }
 
@@ -323,7 +326,7 @@ install_files() {
 		kind=${path_mode_kind##*|}
 		mode=${path_mode_kind#*|}
 		mode=${mode%|*}
-		[ "$kind" = all ] || [ "$kind" = "$MODE" ] || continue
+		[ "$kind" = all ] || [ "$MODE" = both ] || [ "$kind" = "$MODE" ] || continue
 		text=$(content "$path" && echo x) || die "cannot read the source of $path in $SRC"
 		before=$CHANGED
 		put "$path" "$mode" "${text%x}"
@@ -531,11 +534,17 @@ check_cups_gone() {
 
 # ── xinetd or systemd ────────────────────────────────────────────────────────────────────
 
+# choose_mode: MODE = xinetd or systemd, what a real install activates; staging stages both, as a
+# package ships them, whichever the staging host has
 choose_mode() {
+	if staging; then
+		say "DESTDIR: staging the files of both deployments, the xinetd stanza and the systemd units${MODE:+ (--$MODE chooses only what a real install activates)}"
+		MODE=both
+		return 0
+	fi
 	if [ -n "$MODE" ]; then return 0; fi
 	if command -v xinetd >/dev/null 2>&1; then MODE=xinetd
 	elif systemd_running; then MODE=systemd
-	elif staging; then MODE=xinetd # the staging host need not run either; --systemd for units
 	else die "neither xinetd is installed nor does systemd run here: install xinetd (apt-get install xinetd, dnf install xinetd) or run on a systemd host"
 	fi
 	say "mode: $MODE"
@@ -634,13 +643,17 @@ EOF
 do_install() {
 	[ -f "$SRC/fakecups.py" ] || die "fakecups.py not found next to install.sh (in $SRC): run install.sh from the fakecups source tree"
 	choose_mode
-	if [ "$MODE" = systemd ] && ! staging && ! systemd_running; then
+	if [ "$MODE" = systemd ] && ! systemd_running; then
 		die "systemd is not running here: use --xinetd (install xinetd first), or DESTDIR=DIR to stage"
 	fi
 	find_python
 	load_options
-	if [ "$MODE" = xinetd ]; then other=/etc/systemd/system/fakecups.socket; else other=/etc/xinetd.d/fakecups; fi
-	[ ! -e "$R$other" ] || die "fakecups is already installed the other way ($R$other exists): run sh install.sh --uninstall first"
+	case $MODE in
+	xinetd) other=/etc/systemd/system/fakecups.socket ;;
+	systemd) other=/etc/xinetd.d/fakecups ;;
+	both) other= ;;
+	esac
+	[ -z "$other" ] || [ ! -e "$R$other" ] || die "fakecups is already installed the other way ($R$other exists): run sh install.sh --uninstall first"
 	stop_cups
 	check_cups_gone
 	ensure_user
@@ -649,7 +662,7 @@ do_install() {
 	install_files
 	compile_module
 	if staging; then
-		say "DESTDIR: staged under $R; on the target, the install would also start the $MODE service and check port 631"
+		say "DESTDIR: staged under $R; on the target, sh install.sh --xinetd or --systemd (or the package's own scripts) also stops CUPS, creates the user $SERVICE_USER, starts the service and checks port 631"
 	else
 		"activate_$MODE"
 		if [ "$DRY_RUN" = yes ]; then
@@ -660,10 +673,13 @@ do_install() {
 	fi
 	if [ "$DRY_RUN" = yes ]; then
 		say "dry run: $CHANGED change(s) would be made; nothing was changed"
-	elif [ "$CHANGED" = 0 ]; then
-		say "nothing to do: fakecups is already installed ($MODE) and up to date"
 	else
-		say "fakecups installed ($MODE): $CHANGED change(s)"
+		if staging; then done_as="staged under $R"; else done_as="installed ($MODE)"; fi
+		if [ "$CHANGED" = 0 ]; then
+			say "nothing to do: fakecups is already $done_as and up to date"
+		else
+			say "fakecups $done_as: $CHANGED change(s)"
+		fi
 	fi
 	say "records: $LOG; watch them with: tail -F $LOG"
 	if [ "$MODE" = systemd ]; then say "connections: journalctl -f -u 'fakecups@*' -u fakecups.socket"; fi

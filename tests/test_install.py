@@ -228,7 +228,7 @@ class ScriptTest(unittest.TestCase):
 
 class StagingTest(unittest.TestCase):
     def check_staged(self, destdir, mode):
-        expected = INSTALLED[mode]
+        expected = {**INSTALLED["xinetd"], **INSTALLED["systemd"]}   # both, whatever the mode
         for path, file_mode in expected.items():
             staged = destdir / path.lstrip("/")
             self.assertTrue(staged.is_file(), path)
@@ -246,16 +246,14 @@ class StagingTest(unittest.TestCase):
         self.assertEqual((destdir / "etc/logrotate.d/fakecups").read_bytes(), LOGROTATE.read_bytes())
         self.assertEqual((destdir / "etc/default/fakecups").read_bytes(),
                          (REPO / "default" / "fakecups").read_bytes())
-        if mode == "xinetd":
-            stanza = (destdir / "etc/xinetd.d/fakecups").read_text()
-            if os.path.exists("/proc/net/if_inet6"):
-                self.assertEqual(stanza, STANZA.read_text())
-            else:
-                self.assertNotIn("IPv6", stanza_values(stanza).get("flags", ""))
+        stanza = (destdir / "etc/xinetd.d/fakecups").read_text()
+        if os.path.exists("/proc/net/if_inet6"):
+            self.assertEqual(stanza, STANZA.read_text())
         else:
-            for unit in (SOCKET_UNIT, SERVICE_UNIT):
-                self.assertEqual((destdir / "etc/systemd/system" / unit.name).read_bytes(),
-                                 unit.read_bytes())
+            self.assertNotIn("IPv6", stanza_values(stanza).get("flags", ""))
+        for unit in (SOCKET_UNIT, SERVICE_UNIT):
+            self.assertEqual((destdir / "etc/systemd/system" / unit.name).read_bytes(),
+                             unit.read_bytes())
         # the launcher: a real interpreter, isolated mode, the module path inserted explicitly
         lines = (destdir / LAUNCHER.lstrip("/")).read_text().splitlines()
         self.assertEqual(len(lines), 2, lines)
@@ -302,9 +300,11 @@ class StagingTest(unittest.TestCase):
     def test_systemd_stage(self):
         destdir = stage(self, "--systemd")
         self.check_staged(destdir, "systemd")
+        before = snapshot(destdir)                   # the same files, whichever mode is named
         other = run_install("--xinetd", env={"DESTDIR": str(destdir)})
-        self.assertEqual(other.returncode, 1)
-        self.assertIn("--uninstall", other.stderr)
+        self.assertEqual(other.returncode, 0, other.stderr)
+        self.assertIn("nothing to do", other.stdout)
+        self.assertEqual(snapshot(destdir), before)
 
     def test_changed_source_is_replaced_and_recompiled(self):
         destdir = stage(self, "--xinetd")

@@ -1,6 +1,7 @@
 """install.sh's service options: kept in /etc/default/fakecups, read back at every run, given to
 xinetd in server_args and to systemd through EnvironmentFile=; values checked before anything is
-written; a hand edit is never replaced without showing what differs.
+written; a hand edit is never replaced without showing what differs.  And DESTDIR staging for
+packagers: every file of both deployments, whatever the staging host runs.
 
 Everything runs install.sh for real under a DESTDIR staging directory (no root needed, nothing
 outside a temporary directory touched).  Run: python3 -m unittest tests.test_install_options
@@ -12,8 +13,8 @@ import re
 import subprocess
 import unittest
 
-from tests.test_install import (CAPTURE, LAUNCHER, LOG, REPO, mapped_launcher, run_install, stage,
-                                stanza_values, tempdir, unit_values)
+from tests.test_install import (CAPTURE, INSTALLED, LAUNCHER, LOG, REPO, mapped_launcher,
+                                run_install, snapshot, stage, stanza_values, tempdir, unit_values)
 
 DEFAULTS = "etc/default/fakecups"
 STANZA = "etc/xinetd.d/fakecups"
@@ -181,6 +182,28 @@ class OptionsTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn(b"\x00\x05lab-2", result.stdout)                  # lpstat -v: printer-name
         self.assertTrue((tmp / "log").read_text().startswith("{"))      # --format json
+
+
+class PackagingTest(unittest.TestCase):
+    def test_destdir_stages_both_deployments_whatever_the_host_runs(self):
+        both = set(INSTALLED["xinetd"]) | set(INSTALLED["systemd"])
+        staged = []
+        for path in ("/usr/sbin:/usr/bin:/sbin:/bin",        # this host: xinetd is found
+                     "/usr/bin:/bin"):                       # a host without xinetd (no sbin)
+            for args in ([], ["--xinetd"], ["--systemd"]):
+                with self.subTest(path=path, args=args):
+                    destdir = tempdir(self) / "stage"
+                    result = run_install(*args, env={"DESTDIR": str(destdir), "PATH": path})
+                    self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+                    self.assertIn("DESTDIR: staging the files of both deployments", result.stdout)
+                    files = {"/" + str(f.relative_to(destdir)) for f in destdir.rglob("*")
+                             if f.is_file() and "__pycache__" not in f.parts}
+                    self.assertEqual(files, both)
+                    staged.append({k: v[0] for k, v in snapshot(destdir).items()})   # modes
+        self.assertTrue(all(s == staged[0] for s in staged))
+        removed = run_install("--uninstall", env={"DESTDIR": str(destdir)})
+        self.assertEqual(removed.returncode, 0, removed.stderr)
+        self.assertEqual([f for f in destdir.rglob("*") if f.is_file()], [])
 
 
 if __name__ == "__main__":
