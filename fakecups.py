@@ -1134,17 +1134,67 @@ def unsupported_value(text, attribute):
 
 def libcups_rejects(message):
     """What cupsd's ippRead() refuses although our codec decodes it: a second operation
-    group, names or values of 32 KiB and more.  cupsd answers those with HTTP 400."""
+    group, names or values of 32 KiB and more, a 1setOf mixing incompatible value tags.
+    cupsd answers those with HTTP 400."""
     for index, group in enumerate(message.groups):
         if group.tag == TAG_OPERATION and index > 0:
             return "operation-attributes-tag after another group"
-        for attribute in group.attributes:
-            if len(attribute.name) >= 0x8000:
-                return "attribute name of 32 KiB or more"
-            for tag, value in attribute.values:
-                if isinstance(value, (str, bytes)) and len(value) >= 0x8000:
-                    return "attribute value of 32 KiB or more"
+        problem = _rejected_attributes(group.attributes)
+        if problem is not None:
+            return problem
     return None
+
+
+def _rejected_attributes(attributes):
+    for attribute in attributes:
+        if len(attribute.name) >= 0x8000:
+            return "attribute name of 32 KiB or more"
+        if mixes_value_tags(attribute.values):
+            return "1setOf %s with incompatible value tags" % escape(attribute.name, 64)
+        for tag, value in attribute.values:
+            if isinstance(value, (str, bytes)) and len(value) >= 0x8000:
+                return "attribute value of 32 KiB or more"
+            problem = _rejected_attributes(value) if tag == TAG_BEGIN_COLLECTION else None
+            if problem is not None:
+                return problem
+    return None
+
+
+STRING_FAMILY = frozenset((TAG_TEXT_LANG, TAG_NAME_LANG) + tuple(range(TAG_TEXT, TAG_MIME_TYPE + 1)))
+OUT_OF_BAND = frozenset(range(TAG_UNSUPPORTED, TAG_ADMIN_DEFINE + 1))
+
+
+def mixes_value_tags(values):
+    """Whether ippRead() (CUPS 2.4.2 cups/ipp.c) refuses these values as one attribute: strings
+    mix with strings and no-value, integer with rangeOfInteger, anything else only with its own
+    tag; each accepted change of tag converts the attribute as ippSetValueTag() does."""
+    current = None
+    for tag, value in values:
+        tag = value[0] if tag == TAG_EXTENSION else tag
+        if current is None or current == tag:
+            current = tag
+        elif current in STRING_FAMILY:
+            if tag not in STRING_FAMILY and tag != TAG_NO_VALUE:
+                return True
+            current = _converted(current, tag)
+        elif current in (TAG_INTEGER, TAG_RANGE):
+            if tag not in (TAG_INTEGER, TAG_RANGE):
+                return True
+            current = TAG_RANGE
+        else:
+            return True
+    return False
+
+
+def _converted(current, tag):
+    """The attribute's tag after ippSetValueTag(attr, tag); unchanged where it refuses."""
+    if tag in OUT_OF_BAND:
+        return tag
+    if (tag == TAG_NAME and current == TAG_KEYWORD) or (
+            tag == TAG_NAME_LANG and current in (TAG_NAME, TAG_KEYWORD)) or (
+            tag == TAG_TEXT_LANG and current == TAG_TEXT):
+        return TAG_NAME_LANG if tag != TAG_NAME else TAG_NAME
+    return current
 
 
 URI_OPTIONAL = frozenset((OP["CUPS-Get-Default"], OP["CUPS-Get-Printers"], OP["CUPS-Get-Classes"],
@@ -1242,6 +1292,15 @@ class Persona:
     def from_options(cls, options, environ):
         return cls()
 
+    @classmethod
+    def for_decoding(cls, options):
+        """The persona --decode runs: the same answers, nothing written anywhere."""
+        return cls.from_options(options, {})
+
+    @classmethod
+    def prepare(cls, options, environ, user):
+        """Run as root before privileges are dropped: make what the service user needs."""
+
     @property
     def operations_supported(self):
         return sorted(self.handlers)
@@ -1252,14 +1311,18 @@ class Persona:
             return Answer(400, None, close=True)
         try:
             check_request(request.message)
-            handler = self.handlers.get(request.message.code)
-            if handler is None:
-                raise IppError("server-error-operation-not-supported", "%s not supported."
-                               % code_name(OPERATIONS, request.message.code))
-            self.check_target(request)
-            return getattr(self, handler)(request, document)
+            return self.answer(request, document)
         except IppError as error:
             return ipp_answer(request, error.status, error.message, error.groups, error.echo)
+
+    def answer(self, request, document):
+        """The marked handler's answer, once the request passed cupsd's generic checks."""
+        handler = self.handlers.get(request.message.code)
+        if handler is None:
+            raise IppError("server-error-operation-not-supported", "%s not supported."
+                           % code_name(OPERATIONS, request.message.code))
+        self.check_target(request)
+        return getattr(self, handler)(request, document)
 
     def check_target(self, request):
         """Hook: refuse (raise IppError) a request aimed at something this persona is not."""
@@ -1718,6 +1781,10 @@ def printer_attributes(name, host, since, now, queued, everywhere=False, operati
     return build_attributes(PRINTER_ATTRIBUTES, view)
 
 
+def spool_directory(options, environ):
+    return options.spool or environ.get("STATE_DIRECTORY", "").split(":")[0] or DEFAULT_SPOOL
+
+
 def _attribute_groups(name):
     base = name
     for suffix in ("-default", "-supported", "-ready", "-database"):
@@ -1796,11 +1863,27 @@ class PrinterPersona(Persona):
 
     @classmethod
     def from_options(cls, options, environ):
-        """The spool is made here, after privileges were dropped, so the files belong to
-        the user that serves."""
-        directory = (options.spool or environ.get("STATE_DIRECTORY", "").split(":")[0]
-                     or DEFAULT_SPOOL)
-        return cls(options.printer, Spool(directory, options.max_job_bytes, options.max_spool_bytes))
+        """The spool is opened here, after privileges were dropped, so what it creates
+        belongs to the user that serves."""
+        return cls(options.printer, Spool(spool_directory(options, environ), options.max_job_bytes,
+                                          options.max_spool_bytes))
+
+    @classmethod
+    def for_decoding(cls, options):
+        return cls(options.printer, MemorySpool(options.max_job_bytes, options.max_spool_bytes))
+
+    @classmethod
+    def prepare(cls, options, environ, user):
+        """A spool that does not exist yet is made for the service user (root's 0750
+        directory would lock it out); an existing one is left as its owner made it."""
+        directory = spool_directory(options, environ)
+        if os.path.lexists(directory):
+            return
+        import pwd
+        entry = pwd.getpwnam(user)
+        os.makedirs(os.path.dirname(directory.rstrip("/")) or "/", 0o755, exist_ok=True)
+        os.mkdir(directory, 0o750)
+        os.chown(directory, entry.pw_uid, entry.pw_gid)
 
     def is_me(self, path):
         return path in ("/printers/" + self.name, "/ipp/print", "/ipp/print/")
@@ -2031,7 +2114,8 @@ class Spool:
     DIR/next-job-id    the counter, changed under an exclusive lock on DIR/lock
     DIR/N.json         a job's record: attributes, user, peer, documents, state, times
     DIR/N-K.data       document K of job N, byte for byte as received
-    Nothing a client sends becomes part of a path.
+    Nothing a client sends becomes part of a path.  What touches the disk is in the methods
+    from _next_job_id on, so that MemorySpool can keep the same jobs without a disk.
     """
 
     def __init__(self, directory, max_job_bytes, max_spool_bytes, clock=time.time):
@@ -2044,24 +2128,9 @@ class Spool:
         self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
         self.created = os.fstat(self._lock_fd).st_mtime
 
-    def _path(self, name):
-        return os.path.join(self.directory, name)
-
     def new_job(self, record):
-        import fcntl
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            counter = self._path("next-job-id")
-            try:
-                with open(counter) as file:
-                    job_id = int(file.read().strip() or 1)
-            except (OSError, ValueError):
-                job_id = 1
-            self._write_atomic(counter, "%d\n" % (job_id + 1))
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         held = record["hold"]
-        job = dict(record, **{"job-id": job_id, "state": JOB_HELD if held else JOB_PENDING,
+        job = dict(record, **{"job-id": self._next_job_id(), "state": JOB_HELD if held else JOB_PENDING,
                               "reasons": "job-hold-until-specified" if held else "job-incoming",
                               "created": self.clock(), "processing": None, "completed": None,
                               "documents": []})
@@ -2072,17 +2141,17 @@ class Spool:
         """Stream the document to its file; None when stored, else (IPP status, reason)
         when a limit stopped it (the job is then aborted and its record says why)."""
         number = len(job["documents"]) + 1
-        path = self._path("%d-%d.data" % (job["job-id"], number))
+        name = "%d-%d.data" % (job["job-id"], number)
         used = self.used_bytes()
         limit = min(self.max_job_bytes - sum(d["bytes"] for d in job["documents"]),
                     self.max_spool_bytes - used)
-        size, over = self._store(path, document, limit)
+        size, over = self._store(name, document, limit)
         digest = document.digest if document is not None else DocumentDigest()
         job["documents"].append(dict(document_record, number=number, bytes=size,
-                                     file=None if over else os.path.basename(path),
+                                     file=None if over else name,
                                      sha256=None if over else digest.hexdigest()))
         if over:
-            os.unlink(path)
+            self._discard(name)
             reason = ("job over --max-job-bytes" if limit < self.max_spool_bytes - used
                       else "spool over --max-spool-bytes")
             self.set_state(job, JOB_ABORTED, "aborted-by-system", reason)
@@ -2093,21 +2162,6 @@ class Spool:
         else:
             self.save(job)
         return None
-
-    @staticmethod
-    def _store(path, document, limit):
-        """(bytes written, whether the limit stopped it)."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
-        size = 0
-        try:
-            for chunk in (document if document is not None else ()):
-                if size + len(chunk) > limit:
-                    return size, True
-                write_all(fd, chunk)
-                size += len(chunk)
-        finally:
-            os.close(fd)
-        return size, False
 
     def finish(self, job):
         if job["state"] == JOB_PENDING:
@@ -2124,15 +2178,14 @@ class Spool:
 
     def save(self, job):
         job["updated"] = self.clock()
-        self._write_atomic(self._path("%d.json" % job["job-id"]), to_json(job) + "\n")
+        self._write_record(job["job-id"], to_json(job) + "\n")
 
     def load(self, job_id):
         import json
         if not isinstance(job_id, int) or job_id < 1:
             return None
         try:
-            with open(self._path("%d.json" % job_id)) as file:
-                job = json.load(file)
+            job = json.loads(self._read_record(job_id))
         except (OSError, ValueError):
             return None
         if job["state"] == JOB_PENDING and self.clock() - job.get("updated", job["created"]) > \
@@ -2141,9 +2194,56 @@ class Spool:
         return job
 
     def jobs(self):
-        ids = sorted(int(name[:-5]) for name in os.listdir(self.directory)
-                     if name.endswith(".json") and name[:-5].isdigit())
-        return [job for job in map(self.load, ids) if job is not None]
+        return [job for job in map(self.load, self._record_ids()) if job is not None]
+
+    # Storage: the disk.
+
+    def _path(self, name):
+        return os.path.join(self.directory, name)
+
+    def _next_job_id(self):
+        import fcntl
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            counter = self._path("next-job-id")
+            try:
+                with open(counter) as file:
+                    job_id = int(file.read().strip() or 1)
+            except (OSError, ValueError):
+                job_id = 1
+            self._write_atomic(counter, "%d\n" % (job_id + 1))
+            return job_id
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _store(self, name, document, limit):
+        """(bytes written, whether the limit stopped it)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self._path(name), flags, 0o640)
+        size = 0
+        try:
+            for chunk in (document if document is not None else ()):
+                if size + len(chunk) > limit:
+                    return size, True
+                write_all(fd, chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+        return size, False
+
+    def _discard(self, name):
+        os.unlink(self._path(name))
+
+    def _write_record(self, job_id, text):
+        self._write_atomic(self._path("%d.json" % job_id), text)
+
+    def _read_record(self, job_id):
+        with open(self._path("%d.json" % job_id)) as file:
+            return file.read()
+
+    def _record_ids(self):
+        return sorted(int(name[:-5]) for name in os.listdir(self.directory)
+                      if name.endswith(".json") and name[:-5].isdigit())
 
     def used_bytes(self):
         total = 0
@@ -2164,6 +2264,61 @@ class Spool:
         finally:
             os.close(fd)
         os.replace(temporary, path)
+
+
+class MemorySpool(Spool):
+    """The same jobs kept in memory, documents counted and hashed but stored nowhere:
+    --decode shows what the printer would answer and writes nothing but stdout."""
+
+    def __init__(self, max_job_bytes, max_spool_bytes, clock=time.time):
+        self.directory = None
+        self.max_job_bytes = max_job_bytes
+        self.max_spool_bytes = max_spool_bytes
+        self.clock = clock
+        self.created = clock()
+        self._records = {}
+        self._sizes = {}
+
+    def _next_job_id(self):
+        return len(self._records) + 1
+
+    def _store(self, name, document, limit):
+        size = 0
+        for chunk in (document if document is not None else ()):
+            if size + len(chunk) > limit:
+                return size, True
+            size += len(chunk)
+        self._sizes[name] = size
+        return size, False
+
+    def _discard(self, name):
+        self._sizes.pop(name, None)
+
+    def _write_record(self, job_id, text):
+        self._records[job_id] = text
+
+    def _read_record(self, job_id):
+        if job_id not in self._records:
+            raise OSError("no job %d" % job_id)
+        return self._records[job_id]
+
+    def _record_ids(self):
+        return sorted(self._records)
+
+    def used_bytes(self):
+        return sum(self._sizes.values())
+
+
+class UnavailablePersona(Persona):
+    """Stands in for a persona that could not start (its spool unusable, say): every IPP
+    request is answered server-error-service-unavailable with the reason, which the record
+    keeps, rather than a misleading "printer does not exist"."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def answer(self, request, document):
+        raise IppError("server-error-service-unavailable", self.reason)
 
 
 PERSONAS = {"empty": EmptyPersona, "printer": PrinterPersona}
@@ -2675,8 +2830,8 @@ def _check_request_head(head, config):
     if framing[0] == "length" and framing[1] > config.max_body_bytes:
         raise HttpError(413, "Content-Length %d over the %d byte limit"
                         % (framing[1], config.max_body_bytes))
-    if head.version != "HTTP/1.0" and head.header("Host") is None:
-        raise HttpError(400, "HTTP/1.1 request without Host")
+    if not head.header("Host"):         # cupsd's valid_host() refuses an empty Host, any version
+        raise HttpError(400, "request without Host")
     path = _target_path(head.target)
     problem = config.persona.path_problem(path) if head.method != "OPTIONS" else None
     if problem is not None:
@@ -2925,15 +3080,51 @@ def _is_socket(fd):
         return False
 
 
+def _stderr_is_client():
+    """Whether fd 2 is the client's socket: the very socket fd 0 is (xinetd and systemd's
+    StandardError=socket hand over one socket three times), or a TCP connection.  A journal
+    stream or a terminal is not, and keeps what fakecups says there."""
+    try:
+        error, data = os.fstat(2), os.fstat(0)
+    except OSError:
+        return False
+    if error.st_mode & 0o170000 != 0o140000:
+        return False
+    if (error.st_dev, error.st_ino) == (data.st_dev, data.st_ino):
+        return True
+    import _socket
+    sock = _socket.socket(fileno=2)
+    try:
+        return sock.family in (_socket.AF_INET, _socket.AF_INET6) and bool(sock.getpeername())
+    except OSError:
+        return False
+    finally:
+        sock.detach()
+
+
 def _silence_stderr():
-    """Under inetd fd 2 is the client's socket: point it at /dev/null so that nothing,
-    not even the interpreter's own last words, can reach the client."""
-    if _is_socket(2):
+    """When fd 2 is the client's socket, point it at /dev/null so that nothing, not even the
+    interpreter's own last words, can reach the client; True when it did."""
+    global _stderr_open
+    if _stderr_is_client():
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 2)
         os.close(null)
         return True
+    _stderr_open = True
     return False
+
+
+_stderr_open = False     # until main() has looked at fd 2, nothing is said there
+
+
+def say(text):
+    """Tell whoever runs fakecups what failed: on stderr unless it is the client's socket."""
+    if _stderr_open:
+        try:
+            os.write(2, ("fakecups: %s\n" % text).encode("utf-8", "backslashreplace"))
+        except OSError:
+            pass
 
 
 def socket_peer(fd):
@@ -2950,8 +3141,7 @@ def socket_peer(fd):
                 sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             except OSError:
                 pass
-            host, port = address[0], address[1]
-            return ("[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)), True
+            return peer_text(address[0], str(address[1])), True
         return ("unix:%s" % address if address else "unix"), False
     except OSError:
         return None, False
@@ -2965,8 +3155,16 @@ def environ_peer(environ):
     port = environ.get("REMOTE_PORT") or environ.get("TCPREMOTEPORT")
     if not host:
         return "-"
-    host = escape(host, 64)
-    return ("[%s]" % host if ":" in host else host) + (":%s" % escape(port, 8) if port else "")
+    return peer_text(escape(host, 64), escape(port, 8) if port else None)
+
+
+def peer_text(host, port=None):
+    """host:port, [v6]:port; an IPv4-mapped IPv6 address (a dual-stack listener's IPv4 peer)
+    is written as the plain IPv4 address, so one grep finds a client however it came."""
+    if host.lower().startswith("::ffff:") and host.count(".") == 3:
+        host = host[7:]
+    text = "[%s]" % host if ":" in host else host
+    return text + ":" + port if port else text
 
 
 def log_path(options, environ):
@@ -2991,6 +3189,8 @@ def open_recorder(options, environ, stderr_is_socket):
             fd = open_log(path)
         except OSError as error:
             problem = "cannot open log %s: %s" % (path, error.strerror or error)
+    if problem is not None:
+        say(problem)
     return Recorder(options.format, fd, path, options.syslog, problem)
 
 
@@ -3055,10 +3255,25 @@ def linger(seconds=2.0, limit=1 << 20):
         sock.detach()
 
 
-def config_from(options, environ, local_peer=True):
-    persona = PERSONAS[options.persona].from_options(options, environ)
+def config_from(options, environ, local_peer=True, decoding=False):
+    """The connection's settings; a persona that cannot start serves as UnavailablePersona."""
+    persona_class = PERSONAS[options.persona]
+    try:
+        persona = (persona_class.for_decoding(options) if decoding
+                   else persona_class.from_options(options, environ))
+    except OSError as error:
+        reason = "the %s persona cannot start: %s" % (options.persona, os_error_text(error))
+        say(reason)
+        _syslog(3, reason)
+        persona = UnavailablePersona(reason)
     return Config(persona, options.idle_timeout, options.header_timeout,
                   options.max_header_bytes, options.max_body_bytes, local_peer=local_peer)
+
+
+def os_error_text(error):
+    """"Permission denied: /var/spool/fakecups/lock": the reason and the path it concerns."""
+    text = error.strerror or str(error)
+    return "%s: %s" % (text, error.filename) if error.filename else text
 
 
 def is_loopback(peer):
@@ -3080,20 +3295,12 @@ def serve_stdio(options, environ, stderr_is_socket):
         peer, _ = socket_peer(0)
         connection.peer = peer or environ_peer(environ)
         recorder = open_recorder(options, environ, stderr_is_socket)
-        try:
-            drop_privileges(options.user, PERSONAS[options.persona].modules)
-        except (OSError, KeyError) as error:
-            connection.error = "not serving: cannot run as %r: %s" % (options.user, error)
-            recorder.connection_done(connection)
-            _syslog(3, connection.error)
-            return 1
-        reader = stdio_reader(options.idle_timeout)
-        config = config_from(options, environ, is_loopback(connection.peer))
-    except OSError as error:                # e.g. a spool the user cannot write
-        connection.error = "not serving: %s" % error
-        recorder.connection_done(connection)
-        _syslog(3, connection.error)
-        return 1
+        problem = become_service_user(options, environ)
+        if problem is None:
+            reader = stdio_reader(options.idle_timeout)
+            config = config_from(options, environ, is_loopback(connection.peer))
+    except OSError as error:
+        problem = "not serving: %s" % os_error_text(error)
     except (Terminated, KeyboardInterrupt):
         connection.error = "terminated by signal before serving"
         if recorder is not None:
@@ -3101,6 +3308,12 @@ def serve_stdio(options, environ, stderr_is_socket):
         else:
             _syslog(6, connection.error)
         return 0
+    if problem is not None:
+        connection.error = problem
+        recorder.connection_done(connection)
+        _syslog(3, problem)
+        say(problem)
+        return 1
     serve_connection(reader, lambda data: write_all(1, data), connection, config, recorder)
     last = connection.exchanges[-1] if connection.exchanges else None
     if last is not None and (last.http_status or 0) >= 400 and not reader.eof:
@@ -3111,16 +3324,38 @@ def serve_stdio(options, environ, stderr_is_socket):
     return 0
 
 
+def become_service_user(options, environ):
+    """As root: let the persona prepare what the service user needs, then become that user.
+    None when done, else why fakecups must not serve."""
+    persona_class = PERSONAS[options.persona]
+    try:
+        if os.geteuid() == 0:
+            persona_class.prepare(options, environ, options.user)
+    except (OSError, KeyError) as error:
+        say("cannot prepare for %r: %s" % (options.user, os_error_text(error)
+                                           if isinstance(error, OSError) else error))
+    try:
+        drop_privileges(options.user, persona_class.modules)
+    except (OSError, KeyError) as error:
+        return "not serving: cannot run as %r: %s" % (options.user, error)
+    return None
+
+
 def decode_file(options):
-    """--decode: run a captured client stream through the same code, print the records."""
-    with open(options.decode, "rb") as capture:
-        data = capture.read()
+    """--decode: run a captured client stream through the same code, print the records;
+    nothing is written anywhere but stdout (the printer's spool is kept in memory)."""
+    try:
+        with open(options.decode, "rb") as capture:
+            data = capture.read()
+    except OSError as error:
+        say("cannot read %s: %s" % (options.decode, error.strerror or error))
+        return 1
     stream = [data]
     reader = ByteReader(lambda size: stream.pop() if stream else b"", None, options.idle_timeout)
     connection = ConnectionRecord(time.time(), "-", os.getpid())
     recorder = Recorder(options.format, 1, "stdout")
-    serve_connection(reader, lambda data: None, connection, config_from(options, os.environ),
-                     recorder)
+    serve_connection(reader, lambda data: None, connection,
+                     config_from(options, os.environ, decoding=True), recorder)
     return 0
 
 

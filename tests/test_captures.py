@@ -102,7 +102,8 @@ class PrinterCapturesAgainstEmpty(unittest.TestCase):
             operations = meta(folder)["ipp_operations"]
             answers = []
             for client, _ in connection_files(folder):
-                result = run_fakecups(client, "--log", os.devnull)
+                with tempfile.TemporaryDirectory() as tmp:
+                    result = run_fakecups(client, "--log", os.path.join(tmp, "log"))
                 self.assertEqual(result.stderr, b"")
                 answers.extend(final_responses(result.stdout, request_methods(client)))
             with self.subTest(scenario=name):
