@@ -18,8 +18,10 @@ Needs root, systemd, util-linux's unshare and nsenter, overlayfs and a writable 
 hierarchy; skips, saying which, without them.  Run: python3 -m unittest tests.test_systemd
 """
 
+import ast
 import json
 import os
+import signal
 import re
 import shutil
 import subprocess
@@ -146,7 +148,9 @@ class SystemdNamespace:
             copy(source, self.host / "src" / source.name)
         (self.host / "setup.sh").write_text(SETUP)
 
-    def boot(self, seconds=20):
+    def boot(self, seconds=20, limit=180):
+        """Start it; whatever happens, it is killed after limit seconds (every later command
+        inside then fails at once)."""
         master, slave = os.openpty()
         self.master = master
         threading.Thread(target=self.read_console, daemon=True).start()
@@ -156,6 +160,9 @@ class SystemdNamespace:
              os.ttyname(slave), self.cgroup, self.name],
             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, start_new_session=True)
         os.close(slave)
+        self.watchdog = threading.Timer(limit, self.kill)
+        self.watchdog.daemon = True
+        self.watchdog.start()
         deadline = time.monotonic() + seconds
         while self.pid is None and time.monotonic() < deadline and self.proc.poll() is None:
             try:
@@ -171,6 +178,14 @@ class SystemdNamespace:
                 return state
             time.sleep(0.05)
         raise AssertionError("systemd did not come up (%r): %s" % (state, self.console_text()[-3000:]))
+
+    def kill(self):
+        """SIGKILL to unshare's process group; --kill-child takes PID 1, and with it the rest."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def read_console(self):
         while True:
@@ -211,10 +226,12 @@ class SystemdNamespace:
                 try:
                     self.proc.wait(10)
                 except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, 9)           # --kill-child takes PID 1 with it
+                    self.kill()
                     self.proc.wait(10)
         finally:
             self.stopped_in = time.monotonic() - started
+            if getattr(self, "watchdog", None) is not None:
+                self.watchdog.cancel()
             for _ in range(50):
                 try:
                     for root, _dirs, _files in os.walk(self.cgroup, topdown=False):
@@ -328,7 +345,7 @@ class SystemdTest(unittest.TestCase):
         return self.system.run(*argv, **kwargs)
 
     def exchange(self, text=OPTIONS):
-        return eval(self.system.python(EXCHANGE, text).stdout)   # a bytes literal we printed
+        return ast.literal_eval(self.system.python(EXCHANGE, text).stdout)   # repr of bytes
 
     def wait_for_instances_to_end(self, seconds=30):
         deadline = time.monotonic() + seconds
@@ -482,9 +499,12 @@ class SystemdTest(unittest.TestCase):
         user_db = {STATE + "/upper/etc/" + name for name in
                    ("passwd", "passwd-", "group", "group-", "shadow", "shadow-", "gshadow", "gshadow-",
                     ".pwd.lock", "subuid", "subuid-", "subgid", "subgid-")}
-        left = {path: kind for path, kind in added.items()   # new files, or new directories
-                if path not in user_db and (kind != "d" or not os.path.isdir(
-                    "/" + path.split("/upper/", 1)[-1] if "/upper/" in path else path))}
+        left = {}
+        for path, kind in added.items():
+            lower = path[len(STATE + "/upper"):] if path.startswith(STATE + "/upper/") else None
+            if path in user_db or (kind == "d" and lower and os.path.isdir(lower)):
+                continue                        # the kept user; a host directory copied up
+            left[path] = kind
         self.assertEqual(left, {}, "left behind (the user fakecups stays, as documented)")
         gone = {path for path in self.before if path not in now}
         self.assertEqual(gone, {UNIT_DIR + "/" + name for name in FAKECUPS_UNITS})
