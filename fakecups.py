@@ -41,6 +41,7 @@ DEFAULT_IDLE_TIMEOUT = 10.0          # cupsd's own KeepAliveTimeout / Timeout sc
 DEFAULT_HEADER_TIMEOUT = 30.0        # a slow-drip client cannot hold a slot longer than this
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_MAX_BODY_BYTES = 1 << 30
+DEFAULT_UDP_LIFETIME = 60.0          # the UDP sensor's bounded life; its super-server restarts it
 MAX_REQUEST_LINE = 8 * 1024          # longer → 414, as a target that long is never a CUPS URI
 MAX_HEADER_COUNT = 100               # more → 431; CUPS clients send fewer than ten
 MAX_EMPTY_LINES = 16                 # before a request line; more is a flood, answered 400
@@ -239,6 +240,8 @@ def escape(text, limit=LOG_VALUE_CHARS):
     long values cut with their length noted."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "surrogateescape")
+    if len(text) <= limit and text.isascii() and text.isprintable() and "\\" not in text:
+        return text                     # most of what clients send: nothing to escape
     clipped = text[:limit]
     safe = (clipped.translate(_CONTROL_ESCAPES).encode("utf-8", "surrogateescape")
             .decode("utf-8", "backslashreplace"))
@@ -2324,6 +2327,189 @@ class UnavailablePersona(Persona):
 PERSONAS = {"empty": EmptyPersona, "printer": PrinterPersona}
 
 
+# ── The UDP half: cups-browsed's browse packets, recorded and never acted on ────────────
+
+# cups_ptype_t bits (CUPS cups.h) and printer-state values, as a browse packet carries them.
+PRINTER_TYPE_BITS = (
+    "class", "remote", "bw", "color", "duplex", "staple", "copies", "collate", "punch", "cover",
+    "bind", "sort", "small", "medium", "large", "variable", "implicit", "default", "fax",
+    "rejecting", "delete", "not-shared", "authenticated", "commands", "discovered", "scanner",
+    "mfp", "3d")
+PRINTER_STATES = {3: "idle", 4: "processing", 5: "stopped"}
+MAX_DATAGRAM_RECORDED = 2048         # cups-browsed reads 2047 bytes; longer ones are cut here
+IPP_SCHEMES = ("ipp", "ipps")
+# RFC 1918, shared address space (RFC 6598), link-local, unique local: inside someone's network
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                    "169.254.0.0/16", "fc00::/7", "fe80::/10")
+
+
+class BrowsePacket:
+    """What one datagram says, read as cups-browsed reads it: sscanf("%x%x%1023s") for type,
+    state and URI, then quoted location, info and make-and-model, then key=value options.
+    problem says why it is not a browse packet; the raw bytes are always kept."""
+
+    def __init__(self, data, size):
+        self.data, self.size = data, size
+        self.type = self.state = self.uri = self.problem = None
+        self.quoted, self.options, self.rest = [], {}, ""
+
+
+def parse_browse_packet(data, size=None):
+    """A BrowsePacket from the bytes of a datagram (data may be cut; size is its length)."""
+    packet = BrowsePacket(data, len(data) if size is None else size)
+    words = _browse_words(data.decode("latin-1"))
+    try:
+        packet.type, packet.state = int(words[0], 16), int(words[1], 16)
+        packet.uri = words[2]
+    except (IndexError, ValueError):
+        packet.problem = "not a browse packet: wants hex type, hex state and a URI"
+        return packet
+    rest = words[3:]
+    while rest and rest[0].startswith('"') and len(packet.quoted) < 3:
+        word = rest.pop(0)
+        packet.quoted.append(word[1:-1] if len(word) > 1 and word.endswith('"') else word[1:])
+    for word in rest:
+        key, equals, value = word.partition("=")
+        if not equals or not key:
+            packet.rest = " ".join(rest[rest.index(word):])
+            break
+        packet.options[key] = value
+    return packet
+
+
+def _browse_words(text):
+    """Whitespace-separated words; a word starting with a quote runs to the next quote."""
+    words, position = [], 0
+    while True:
+        while position < len(text) and text[position] in " \t\r\n\v\f":
+            position += 1
+        if position >= len(text):
+            return words
+        if text[position] == '"':
+            end = text.find('"', position + 1)
+            end = len(text) if end < 0 else end + 1
+        else:
+            end = position
+            while end < len(text) and text[end] not in " \t\r\n\v\f":
+                end += 1
+        words.append(text[position:end])
+        position = end
+
+
+def split_uri(uri):
+    """scheme, host, port and path of scheme://host:port/path, as far as they are there."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return {"scheme": None, "host": None, "port": None, "path": uri}
+    authority, slash, path = rest.partition("/")
+    authority = authority.rpartition("@")[2]
+    if authority.startswith("["):
+        host, _, port = authority[1:].partition("]")
+        port = port[1:] if port.startswith(":") else ""
+    else:
+        host, _, port = authority.partition(":")
+    return {"scheme": scheme.lower(), "host": host, "port": int(port) if port.isdigit() else None,
+            "path": slash + path}
+
+
+def uri_flags(parts, source_host):
+    """What a sensor's owner wants to see at once about an advertised URI: it aims elsewhere
+    than the sender (reflection, a third party), at a private or loopback address, or is
+    not IPP at all.  Nothing is resolved: a host name is compared as written."""
+    import ipaddress
+    flags = []
+    host = parts["host"]
+    if parts["scheme"] not in IPP_SCHEMES:
+        flags.append("non-ipp-scheme")
+    if not host:
+        return flags
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        address = None
+        if host.lower().rstrip(".") == "localhost":
+            flags.append("loopback-target")
+    if address is not None and getattr(address, "ipv4_mapped", None):
+        address = address.ipv4_mapped
+    if address is not None and address.is_loopback:
+        flags.append("loopback-target")
+    elif address is not None and any(address in ipaddress.ip_network(net) for net in PRIVATE_NETWORKS
+                                     if ipaddress.ip_network(net).version == address.version):
+        flags.append("private-target")
+    if host.lower() != source_host.lower() and (address is None or str(address) != source_host):
+        flags.append("callback-elsewhere")
+    return flags
+
+
+def plain_packet(packet, source_host):
+    """The udp part of a record: the packet decoded, or what it is when it does not decode."""
+    text = escape(packet.data, MAX_DATAGRAM_RECORDED)
+    plain = {"bytes": packet.size, "cut": packet.size > len(packet.data), "packet": text,
+             "problem": packet.problem}
+    if packet.problem is not None:
+        return plain
+    parts = split_uri(packet.uri)
+    bits = [name for bit, name in enumerate(PRINTER_TYPE_BITS) if packet.type >> bit & 1]
+    quoted = packet.quoted + [None] * (3 - len(packet.quoted))
+    plain.update({
+        "type": {"value": "0x%x" % packet.type, "bits": bits or ["local"]},
+        "state": {"value": packet.state, "name": PRINTER_STATES.get(packet.state, "unknown")},
+        "uri": dict(parts, text=escape(packet.uri)),
+        "location": escape(quoted[0]) if quoted[0] is not None else None,
+        "info": escape(quoted[1]) if quoted[1] is not None else None,
+        "make_and_model": escape(quoted[2]) if quoted[2] is not None else None,
+        "options": {escape(k, 64): escape(v) for k, v in packet.options.items()},
+        "rest": escape(packet.rest) if packet.rest else None,
+        "flags": uri_flags(parts, source_host),
+    })
+    plain["uri"]["host"] = escape(parts["host"]) if parts["host"] is not None else None
+    plain["uri"]["path"] = escape(parts["path"])
+    plain["uri"]["scheme"] = escape(parts["scheme"]) if parts["scheme"] is not None else None
+    return plain
+
+
+class FloodGate:
+    """One source's datagrams beyond the first few are counted, not recorded one by one:
+    a summary goes out every SUMMARY_EVERY datagrams or SUMMARY_SECONDS, and at the end."""
+
+    FULL_RECORDS = 20
+    SUMMARY_EVERY = 1000
+    SUMMARY_SECONDS = 10.0
+
+    def __init__(self):
+        self.sources = {}            # host -> [recorded, counted, bytes, first, last]
+
+    def admit(self, host, size, now):
+        """True when this datagram gets its own record; else it is counted."""
+        entry = self.sources.setdefault(host, [0, 0, 0, now, now])
+        if entry[0] < self.FULL_RECORDS:
+            entry[0] += 1
+            return True
+        entry[1] += 1
+        entry[2] += size
+        entry[4] = now
+        return False
+
+    def due(self, now, final=False):
+        """(host, count, bytes, first, last) for every summary that should go out now."""
+        for host, entry in self.sources.items():
+            if entry[1] and (final or entry[1] >= self.SUMMARY_EVERY
+                             or now - entry[3] >= self.SUMMARY_SECONDS):
+                yield host, entry[1], entry[2], entry[3], entry[4]
+                entry[1:] = [0, 0, now, now]
+
+
+def plain_datagram(time, peer, pid, seq, udp):
+    """A UDP record: who sent it, when, and the udp part (a packet, or a flood summary)."""
+    return {"time": rfc3339(time), "peer": peer, "pid": pid, "seq": seq, "transport": "udp",
+            "udp": udp}
+
+
+def plain_flood(count, size, first, last):
+    return {"flood": {"datagrams": count, "bytes": size, "first": rfc3339(first),
+                      "last": rfc3339(last)}}
+
+
 # ── Records: one value per request, rendered as plain data, then by a log format ─────────
 
 class Exchange:
@@ -2470,6 +2656,8 @@ def plain_connection(connection):
 
 def summary(plain):
     """One line for syslog and the text format: what was asked and what it got."""
+    if plain.get("transport") == "udp":
+        return "%s udp %s" % (plain["peer"], _udp_summary(plain["udp"]))
     ipp = plain["ipp"] or {}
     response = plain["response"]
     parts = [plain["peer"], plain["request"] or "-"]
@@ -2485,6 +2673,15 @@ def summary(plain):
     return " ".join(str(p) for p in parts)
 
 
+def _udp_summary(udp):
+    if "flood" in udp:
+        return "flood of %d datagrams" % udp["flood"]["datagrams"]
+    if udp["problem"]:
+        return "%d bytes, %s" % (udp["bytes"], udp["problem"])
+    return "browse %s %s%s" % (udp["uri"]["text"], udp["state"]["name"],
+                               " flags=" + ",".join(udp["flags"]) if udp["flags"] else "")
+
+
 class LogFormat:
     """One log format: the text written as each request is answered (exchange) and when the
     connection ends (connection), and the line syslog gets.  One instance per connection."""
@@ -2493,6 +2690,10 @@ class LogFormat:
         return ""
 
     def connection(self, connection):
+        return ""
+
+    def datagram(self, plain):
+        """What one UDP record (a browse packet or a flood summary) writes."""
         return ""
 
     def syslog_line(self, plain):
@@ -2509,18 +2710,28 @@ class JsonFormat(LogFormat):
     def connection(self, connection):
         return to_json(plain_connection(connection)) + "\n" if connection.needs_own_record else ""
 
+    def datagram(self, plain):
+        return to_json(plain) + "\n"
+
     def syslog_line(self, plain):
         return to_json(plain)
 
 
 class ClassicFormat(LogFormat):
-    """The original logger's three lines: Connection, the date, the first request line."""
+    """The original logger's three lines: Connection, the date, the first request line
+    (for a datagram: Datagram, the date, the packet's first line)."""
 
     def connection(self, connection):
         lines = ["Connection", c_locale_date(connection.time)]
         if connection.first_line is not None:
             lines.append(escape(connection.first_line, MAX_REQUEST_LINE))
         return "\n".join(lines) + "\n"
+
+    def datagram(self, plain):
+        udp = plain["udp"]
+        first = udp.get("packet", "").split("\\n", 1)[0] if "flood" not in udp else \
+            "flood: %d datagrams" % udp["flood"]["datagrams"]
+        return "Datagram\n%s\n%s\n" % (plain["time"], first)
 
 
 class TextFormat(ClassicFormat):
@@ -2534,12 +2745,39 @@ class TextFormat(ClassicFormat):
         self.requests.append(_text_request(plain))
         return ""
 
+    def datagram(self, plain):
+        return "Datagram\n" + "".join("  %s\n" % line for line in _text_datagram(plain))
+
     def connection(self, connection):
         text = super().connection(connection) + "  peer %s pid %d\n" % (connection.peer, connection.pid)
         text += "".join(self.requests)
         if connection.error or not connection.exchanges:
             text += "  connection: %s\n" % escape(connection.error or "no request")
         return text
+
+
+def _text_datagram(plain):
+    udp = plain["udp"]
+    lines = ["udp from %s at %s, pid %d, seq %d" % (plain["peer"], plain["time"], plain["pid"], plain["seq"])]
+    if "flood" in udp:
+        flood = udp["flood"]
+        return lines + ["flood: %d more datagrams, %d bytes, %s to %s (not recorded one by one)"
+                        % (flood["datagrams"], flood["bytes"], flood["first"], flood["last"])]
+    lines.append("packet: %d bytes%s: '%s'" % (udp["bytes"], " (cut)" if udp["cut"] else "", udp["packet"]))
+    if udp["problem"]:
+        return lines + [udp["problem"]]
+    uri = udp["uri"]
+    lines.append("browse: type %s (%s), state %s (%s)" % (
+        udp["type"]["value"], ", ".join(udp["type"]["bits"]), udp["state"]["value"], udp["state"]["name"]))
+    lines.append("uri: %s (scheme %s, host %s, port %s, path %s)" % (
+        uri["text"], uri["scheme"] or "-", uri["host"] or "-", uri["port"] or "-", uri["path"]))
+    for key in ("location", "info", "make_and_model", "rest"):
+        if udp[key] is not None:
+            lines.append("%s: '%s'" % (key.replace("_", "-"), udp[key]))
+    lines.extend("option %s = '%s'" % item for item in udp["options"].items())
+    if udp["flags"]:
+        lines.append("flags: %s" % ", ".join(udp["flags"]))
+    return lines
 
 
 def _text_value(plain):
@@ -2641,6 +2879,11 @@ class Recorder:
             _syslog(6, self.format.syslog_line(plain))
         self._write(self.format.exchange(connection, plain))
         exchange.ipp = None     # keep the rendered record, not the message: memory stays flat
+
+    def datagram_done(self, plain):
+        if self.use_syslog:
+            _syslog(6, self.format.syslog_line(plain))
+        self._write(self.format.datagram(plain))
 
     def connection_done(self, connection):
         if self.use_syslog and connection.needs_own_record:
@@ -2945,6 +3188,40 @@ def _answer_internal_error(send, exchange, config):
             pass
 
 
+def serve_datagrams(receive, recorder, idle_timeout, lifetime, pid=0, clock=time.monotonic,
+                    wall=time.time):
+    """Record every datagram receive() brings until none came for idle_timeout or lifetime is
+    over; a flood from one source is summarised.  Nothing is ever sent.  receive(timeout)
+    gives (bytes, length, host, port) or None."""
+    gate = FloodGate()
+    end = clock() + lifetime
+    seq = 0
+    try:
+        while True:
+            timeout = min(idle_timeout, end - clock())
+            got = receive(timeout) if timeout > 0 else None
+            if got is None:
+                return seq
+            data, size, host, port = got
+            seq += 1
+            if gate.admit(host, size, clock()):
+                udp = plain_packet(parse_browse_packet(data, size), host)
+                recorder.datagram_done(plain_datagram(wall(), peer_text(host, str(port)), pid, seq, udp))
+            _summaries(gate.due(clock()), recorder, pid, seq, clock, wall)
+    except (Terminated, KeyboardInterrupt):
+        return seq
+    finally:
+        _summaries(gate.due(clock(), final=True), recorder, pid, seq, clock, wall)
+
+
+def _summaries(due, recorder, pid, seq, clock, wall):
+    """Flood summaries as records; their times are on the wall clock like every record's."""
+    offset = wall() - clock()
+    for host, count, size, first, last in due:
+        recorder.datagram_done(plain_datagram(wall(), peer_text(host), pid, seq,
+                                              plain_flood(count, size, first + offset, last + offset)))
+
+
 def _note(connection, exchange, text):
     if exchange.head is not None and exchange.head.line:
         exchange.error = exchange.error or text
@@ -3013,6 +3290,11 @@ OPTIONS = (
      "request head limit, answered with 431"),
     (("--max-body-bytes",), "N", _positive_number(int), DEFAULT_MAX_BODY_BYTES,
      "request body limit, answered with 413"),
+    (("--udp",), None, None, False, "serve fd 0 as the UDP 631 browse-packet sensor: record every "
+     "datagram, answer none (automatic when fd 0 is a datagram socket)"),
+    (("--udp-lifetime",), "SEC", _positive_number(float), DEFAULT_UDP_LIFETIME,
+     "the UDP sensor exits after this long even under a steady trickle (and after --idle-timeout "
+     "without a datagram); xinetd or systemd start it again"),
     (("--decode",), "FILE", str, None,
      "read a captured client byte stream, print its records, answer nothing"),
     (("-h", "--help"), None, None, False, "show this help and exit"),
@@ -3341,6 +3623,57 @@ def become_service_user(options, environ):
     return None
 
 
+def datagram_receiver(fd):
+    """receive(timeout) over the bound datagram socket on fd: up to MAX_DATAGRAM_RECORDED
+    bytes of the next datagram with its real length (MSG_TRUNC), or None after timeout."""
+    import _socket
+    import select
+    sock = _socket.socket(fileno=fd)
+    buffer = bytearray(MAX_DATAGRAM_RECORDED)
+
+    def receive(timeout):
+        if not select.select([fd], [], [], timeout)[0]:
+            return None
+        size, address = sock.recvfrom_into(buffer, len(buffer), _socket.MSG_TRUNC)
+        host = address[0] if isinstance(address, tuple) else "unix"
+        if host.lower().startswith("::ffff:") and host.count(".") == 3:
+            host = host[7:]
+        port = address[1] if isinstance(address, tuple) else 0
+        return bytes(buffer[:min(size, len(buffer))]), size, host, port
+    return receive
+
+
+def is_datagram_socket(fd):
+    if not _is_socket(fd):
+        return False
+    import _socket
+    sock = _socket.socket(fileno=fd)
+    try:
+        return sock.type == _socket.SOCK_DGRAM
+    finally:
+        sock.detach()
+
+
+def serve_udp(options, environ, stderr_is_socket):
+    """The UDP half: fd 0 is the bound datagram socket xinetd (wait = yes) or systemd
+    (ListenDatagram=) hands over; every datagram is recorded until idle, none answered."""
+    install_signal_handlers()
+    recorder = None
+    try:
+        recorder = open_recorder(options, environ, stderr_is_socket)
+        drop_privileges(options.user, ("ipaddress",))
+        receive = datagram_receiver(0)
+    except (OSError, KeyError) as error:
+        problem = "not serving udp: %s" % (os_error_text(error) if isinstance(error, OSError) else error)
+        _syslog(3, problem)
+        say(problem)
+        return 1
+    except (Terminated, KeyboardInterrupt):
+        return 0
+    serve_datagrams(receive, recorder, options.idle_timeout, options.udp_lifetime, os.getpid())
+    return 0
+
+
 def decode_file(options):
     """--decode: run a captured client stream through the same code, print the records;
     nothing is written anywhere but stdout (the printer's spool is kept in memory)."""
@@ -3376,6 +3709,8 @@ def main(argv=None, environ=None):
             return 0
         if options.decode is not None:
             return decode_file(options)
+        if options.udp or is_datagram_socket(0):
+            return serve_udp(options, environ, stderr_is_socket)
         return serve_stdio(options, environ, stderr_is_socket)
     except BaseException as error:          # the last guard: no traceback, ever, on the socket
         try:
