@@ -16,7 +16,7 @@
 #   FAKECUPS_PYTHON      the interpreter for the launcher (default: /usr/bin/python3, ...)
 #   FAKECUPS_ROOT        for tests only: like DESTDIR for every path, but the service commands
 #                        still run (the tests put recording stubs of them first on PATH)
-#   FAKECUPS_CHECK_PORT  for tests only: the port the self-check talks to (631)
+#   FAKECUPS_CHECK_PORT  for tests only: the TCP port the self-check talks to (631), and no UDP check
 set -eu
 
 PROG=install.sh
@@ -31,8 +31,12 @@ CUPS_STATE=$STATEDIR/cups-state
 XINETD_STATE=$STATEDIR/xinetd-state
 SERVICE_USER=fakecups
 CUPS_SOCKET=/run/cups/cups.sock
-# socket and path units first: either would start cups.service again at the next client
-CUPS_UNITS="cups.socket cups.path cups.service"
+# socket and path units first: either would start cups.service again at the next client;
+# cups-browsed holds UDP 631, where fakecups-browse listens
+CUPS_UNITS="cups.socket cups.path cups-browsed.service cups.service"
+CUPS_SYSV="cups-browsed cups"
+# the sockets of the systemd deployment: TCP 631 (one fakecups per connection), UDP 631
+SOCKETS="fakecups.socket fakecups-browse.socket"
 
 # Every file this script installs: path, mode, and which install wants it.  Install writes the
 # ones for its mode; uninstall removes every one of them that exists.
@@ -42,8 +46,11 @@ $LAUNCHER 0755 all
 $DEFAULTS 0644 all
 /etc/logrotate.d/fakecups 0644 all
 /etc/xinetd.d/fakecups 0644 xinetd
+/etc/xinetd.d/fakecups-browse 0644 xinetd
 /etc/systemd/system/fakecups.socket 0644 systemd
 /etc/systemd/system/fakecups@.service 0644 systemd
+/etc/systemd/system/fakecups-browse.socket 0644 systemd
+/etc/systemd/system/fakecups-browse.service 0644 systemd
 "
 
 usage() {
@@ -288,13 +295,14 @@ launcher() {
 	printf 'import os, sys; sys.path.insert(0, "%s"); import fakecups; os._exit(fakecups.main(sys.argv[1:]))\n' "$LIBDIR"
 }
 
-# xinetd_stanza: the stanza, its server_args followed by the service options (xinetd cannot read
-# $DEFAULTS itself), without "flags = IPv6" on a host without IPv6 (the listener would fail)
+# xinetd_stanza FILE: the stanza FILE, its server_args followed by the service options (xinetd
+# cannot read $DEFAULTS itself), without "flags = IPv6" on a host without IPv6 (the listener
+# would fail)
 xinetd_stanza() {
 	drop=
 	[ -e /proc/net/if_inet6 ] || drop='/^[[:space:]]*flags[[:space:]]*=[[:space:]]*IPv6[[:space:]]*$/d'
-	sed -e "s|^\([[:space:]]*server_args[[:space:]]*=[[:space:]]*--log $LOG\)\$|\1${OPT_WORDS:+ $OPT_WORDS}|" \
-		-e "$drop" "$SRC/xinetd.d/fakecups"
+	sed -e "s|^\([[:space:]]*server_args[[:space:]]*=.*--log $LOG\)\$|\1${OPT_WORDS:+ $OPT_WORDS}|" \
+		-e "$drop" "$1"
 }
 
 # defaults_file: $DEFAULTS with the options in its FAKECUPS_OPTIONS line, the rest as it is
@@ -314,7 +322,7 @@ content() {
 	"$LAUNCHER") launcher ;;
 	"$DEFAULTS") defaults_file ;;
 	/etc/logrotate.d/fakecups) cat "$SRC/contrib/logrotate-fakecups" ;;
-	/etc/xinetd.d/fakecups) xinetd_stanza ;;
+	/etc/xinetd.d/*) xinetd_stanza "$SRC/xinetd.d/${1##*/}" ;;
 	/etc/systemd/system/*) cat "$SRC/systemd/${1##*/}" ;;
 	*) return 1 ;;
 	esac
@@ -420,12 +428,17 @@ state() {
 	say "$1 ${active:-inactive} ${enabled:-not-found}"
 }
 
-# cups_now: one line per CUPS service found, as state gives it
+# cups_now: one line per CUPS service found (cupsd, cups-browsed), as state gives it
 cups_now() {
 	if systemd_running; then
-		for unit in $CUPS_UNITS; do state "$unit"; done
-	elif [ -x "$R/etc/init.d/cups" ]; then
-		state sysv-cups
+		for unit in $CUPS_UNITS; do
+			now=$(state "$unit")
+			[ "${now##* }" = not-found ] || say "$now"
+		done
+	else
+		for name in $CUPS_SYSV; do
+			[ ! -x "$R/etc/init.d/$name" ] || state "sysv-$name"
+		done
 	fi
 }
 
@@ -480,7 +493,7 @@ restore() {
 
 stop_cups() {
 	if staging; then
-		say "DESTDIR: not stopping CUPS (the target install stops and disables $CUPS_UNITS or /etc/init.d/cups)"
+		say "DESTDIR: not stopping CUPS (the target install stops and disables $CUPS_UNITS or $CUPS_SYSV)"
 		return 0
 	fi
 	now=$(cups_now)
@@ -528,7 +541,7 @@ check_cups_gone() {
 		warn "ss not found: cannot check that nothing but fakecups holds port 631"
 		return 0
 	fi
-	others=$(ss -Hltnp 'sport = :631' 2>/dev/null | grep -v -e '"xinetd"' -e '"systemd"') || true
+	others=$(ss -Hltunp 'sport = :631' 2>/dev/null | grep -v -e '"xinetd"' -e '"systemd"') || true
 	[ -z "$others" ] || die "port 631 is still in use: $others"
 }
 
@@ -575,21 +588,27 @@ activate_xinetd() {
 
 activate_systemd() {
 	if [ "$CONFIG_CHANGED" = yes ]; then run systemctl daemon-reload; fi
-	[ "$(systemctl is-enabled fakecups.socket 2>/dev/null)" = enabled ] || run systemctl enable fakecups.socket
-	if ! systemctl is-active fakecups.socket >/dev/null 2>&1; then run systemctl start fakecups.socket
-	elif [ "$CONFIG_CHANGED" = yes ]; then run systemctl restart fakecups.socket
-	fi
+	for unit in $SOCKETS; do
+		[ "$(systemctl is-enabled "$unit" 2>/dev/null)" = enabled ] || run systemctl enable "$unit"
+		if ! systemctl is-active "$unit" >/dev/null 2>&1; then run systemctl start "$unit"
+		elif [ "$CONFIG_CHANGED" = yes ]; then run systemctl restart "$unit"
+		fi
+	done
 }
 
 # A real CUPS-Get-Printers to 127.0.0.1:631: an IPP answer must come back, and its record appear in
 # the log.  Its User-Agent marks it, so that readers of the records can tell it from a client's
-# (the classic format records no headers: there, any new record will do).
+# (the classic format records no headers: there, any new record will do).  Then a datagram to
+# UDP 631 saying the same, whose record the browse-packet sensor must write (not with
+# FAKECUPS_CHECK_PORT: the tests' stand-in server speaks TCP only).
 self_check() {
 	port=${FAKECUPS_CHECK_PORT:-631}
+	udp=yes
+	[ -z "${FAKECUPS_CHECK_PORT:-}" ] || udp=no
 	agent="fakecups-install/$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$SRC/fakecups.py") (self-check)"
-	"$PYTHON" -I -B - "$port" "$R$LOG" "$agent" "${OPT_FORMAT:-text}" <<'EOF' || die "self-check failed; see above, the xinetd or systemd log, and $R$LOG"
+	"$PYTHON" -I -B - "$port" "$R$LOG" "$agent" "${OPT_FORMAT:-text}" "$udp" <<'EOF' || die "self-check failed; see above, the xinetd or systemd log, and $R$LOG"
 import os, socket, struct, sys, time
-port, log, agent, fmt = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+port, log, agent, fmt, udp = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 size = lambda: os.path.getsize(log) if os.path.exists(log) else -1
 attr = lambda tag, name, value: (struct.pack(">BH", tag, len(name)) + name
                                  + struct.pack(">H", len(value)) + value)
@@ -635,6 +654,20 @@ if not found():
     sys.exit("self-check: an IPP answer came, but no record in %s with User-Agent %s" % (log, agent))
 print("self-check: 127.0.0.1:%d answered CUPS-Get-Printers (IPP status 0x%04x); %s has its record "
       "(User-Agent: %s)" % (port, struct.unpack(">H", payload[2:4])[0], log, agent))
+if udp != "yes":
+    sys.exit(0)
+mark, before = agent.encode(), size()
+for attempt in range(3):                          # the sensor starts with the first datagram
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(mark + b"\n", ("127.0.0.1", port))
+    deadline = time.monotonic() + 3
+    while not found() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if found():
+        break
+else:
+    sys.exit("self-check: no record in %s of the datagram sent to UDP 127.0.0.1:%d" % (log, port))
+print("self-check: UDP 127.0.0.1:%d: the browse-packet sensor recorded the datagram %r" % (port, agent))
 EOF
 }
 
@@ -694,7 +727,11 @@ do_uninstall() {
 	[ ! -e "$R/etc/systemd/system/fakecups.socket" ] || had_units=yes
 	[ ! -e "$R/etc/xinetd.d/fakecups" ] || had_stanza=yes
 	if [ "$had_units" = yes ] && ! staging && systemd_running; then
-		run systemctl disable --now fakecups.socket
+		for unit in $SOCKETS; do
+			[ ! -e "$R/etc/systemd/system/$unit" ] || run systemctl disable --now "$unit"
+		done
+		# the UDP sensor may still be waiting out its idle time
+		if systemctl is-active fakecups-browse.service >/dev/null 2>&1; then run systemctl stop fakecups-browse.service; fi
 	fi
 	for path_mode_kind in $(printf '%s' "$FILES" | tr ' ' '|'); do
 		path=$R${path_mode_kind%%|*}

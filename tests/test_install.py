@@ -41,11 +41,14 @@ LAUNCHER = "/usr/local/sbin/fakecups"
 LOG = "/var/log/fakecups/fakecups.log"
 INSTALLED = {  # path → mode, for each mode of install
     "xinetd": {LIBDIR + "/fakecups.py": 0o644, LAUNCHER: 0o755, "/etc/default/fakecups": 0o644,
-               "/etc/logrotate.d/fakecups": 0o644, "/etc/xinetd.d/fakecups": 0o644},
+               "/etc/logrotate.d/fakecups": 0o644, "/etc/xinetd.d/fakecups": 0o644,
+               "/etc/xinetd.d/fakecups-browse": 0o644},
     "systemd": {LIBDIR + "/fakecups.py": 0o644, LAUNCHER: 0o755, "/etc/default/fakecups": 0o644,
                 "/etc/logrotate.d/fakecups": 0o644,
                 "/etc/systemd/system/fakecups.socket": 0o644,
-                "/etc/systemd/system/fakecups@.service": 0o644},
+                "/etc/systemd/system/fakecups@.service": 0o644,
+                "/etc/systemd/system/fakecups-browse.socket": 0o644,
+                "/etc/systemd/system/fakecups-browse.service": 0o644},
 }
 IS_ROOT = os.geteuid() == 0
 NOBODY = pwd.getpwnam("nobody")
@@ -407,7 +410,7 @@ elif name == "ss":
 STUB_NAMES = ("systemctl", "service", "update-rc.d", "chkconfig", "useradd", "adduser", "getent",
               "ss", "xinetd")
 QUERIES = {("systemctl", "is-active"), ("systemctl", "is-enabled"), ("getent", "passwd"),
-           ("ss", "-Hltnp")}
+           ("ss", "-Hltunp")}
 
 
 class MiniInetd:

@@ -174,6 +174,10 @@ class OptionsTest(unittest.TestCase):
         self.assertEqual(execstart, [LAUNCHER, "$FAKECUPS_OPTIONS"])
         systemd_args = kept(destdir).split()
         self.assertEqual(xinetd_args, ["--log", LOG] + systemd_args)
+        browse = stanza_values((destdir / "etc/xinetd.d/fakecups-browse").read_text())["server_args"]
+        self.assertEqual(browse.split(), ["--udp", "--log", LOG] + systemd_args)     # the UDP sensor
+        self.assertEqual(unit_values(REPO / "systemd/fakecups-browse.service")["ExecStart"][0].split(),
+                         [LAUNCHER, "--udp", "$FAKECUPS_OPTIONS"])
         tmp = tempdir(self)
         launcher = mapped_launcher(self, destdir, tmp)
         user = pwd.getpwuid(os.getuid()).pw_name       # as root: stay root, the spool is root's
