@@ -232,7 +232,7 @@ class Superservers(unittest.TestCase):
         lines = ["defaults", "{", "\tlog_type = FILE %s" % os.path.join(self.tmp, "xinetd.log"), "}"]
         for line in (ROOT / "xinetd.d" / "fakecups-browse").read_text().splitlines():
             key = line.split("=")[0].strip() if "=" in line and not line.lstrip().startswith("#") else None
-            if key in ("port", "flags", "user", "group", "server", "server_args"):
+            if key in ("type", "port", "flags", "user", "group", "server", "server_args"):
                 continue
             lines.append(line)
             if line.strip() == "{":
