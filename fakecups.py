@@ -37,10 +37,12 @@ DEFAULT_LOG = "/var/log/fakecups/fakecups.log"
 DEFAULT_SPOOL = "/var/spool/fakecups"
 DEFAULT_PRINTER = "fakecups"
 DEFAULT_MAX_SPOOL_BYTES = 4 << 30
+DEFAULT_PAGES_PER_MINUTE = 20        # an office laser printer's: a one-page job takes 3 s
 DEFAULT_IDLE_TIMEOUT = 10.0          # cupsd's own KeepAliveTimeout / Timeout scale
 DEFAULT_HEADER_TIMEOUT = 30.0        # a slow-drip client cannot hold a slot longer than this
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_MAX_BODY_BYTES = 1 << 30
+DEFAULT_UDP_LIFETIME = 60.0          # the UDP sensor's bounded life; its super-server restarts it
 MAX_REQUEST_LINE = 8 * 1024          # longer → 414, as a target that long is never a CUPS URI
 MAX_HEADER_COUNT = 100               # more → 431; CUPS clients send fewer than ten
 MAX_EMPTY_LINES = 16                 # before a request line; more is a flood, answered 400
@@ -68,7 +70,7 @@ GROUP_TAGS = code_table("""
     0x07 event-notification-attributes-tag   0x08 resource-attributes-tag
     0x09 document-attributes-tag   0x0A system-attributes-tag""")
 TAG_OPERATION, TAG_JOB, TAG_END, TAG_PRINTER = 0x01, 0x02, 0x03, 0x04
-TAG_UNSUPPORTED_GROUP, TAG_SUBSCRIPTION = 0x05, 0x06
+TAG_UNSUPPORTED_GROUP, TAG_SUBSCRIPTION, TAG_EVENT_NOTIFICATION = 0x05, 0x06, 0x07
 
 # Value tags by name; what each one means on the wire is the SYNTAXES table in the codec.
 TAG_UNSUPPORTED, TAG_UNKNOWN, TAG_NO_VALUE = 0x10, 0x12, 0x13
@@ -149,7 +151,7 @@ JOB_STATES = {3: "pending", 4: "pending-held", 5: "processing", 6: "processing-s
 JOB_PENDING, JOB_HELD, JOB_PROCESSING, JOB_STOPPED = 3, 4, 5, 6
 JOB_CANCELED, JOB_ABORTED, JOB_COMPLETED = 7, 8, 9
 JOB_ACTIVE = frozenset((JOB_PENDING, JOB_HELD, JOB_PROCESSING, JOB_STOPPED))   # not-completed
-PRINTER_IDLE = 3                                                    # printer-state
+PRINTER_IDLE, PRINTER_PROCESSING = 3, 4                             # printer-state
 FINISHINGS_NONE, PORTRAIT = 3, 3                                    # finishings, orientation
 QUALITY_DRAFT, QUALITY_NORMAL, QUALITY_HIGH = 3, 4, 5               # print-quality
 RESOLUTION_DPI = 3                                                  # resolution units
@@ -239,6 +241,8 @@ def escape(text, limit=LOG_VALUE_CHARS):
     long values cut with their length noted."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "surrogateescape")
+    if len(text) <= limit and text.isascii() and text.isprintable() and "\\" not in text:
+        return text                     # most of what clients send: nothing to escape
     clipped = text[:limit]
     safe = (clipped.translate(_CONTROL_ESCAPES).encode("utf-8", "surrogateescape")
             .decode("utf-8", "backslashreplace"))
@@ -1134,17 +1138,67 @@ def unsupported_value(text, attribute):
 
 def libcups_rejects(message):
     """What cupsd's ippRead() refuses although our codec decodes it: a second operation
-    group, names or values of 32 KiB and more.  cupsd answers those with HTTP 400."""
+    group, names or values of 32 KiB and more, a 1setOf mixing incompatible value tags.
+    cupsd answers those with HTTP 400."""
     for index, group in enumerate(message.groups):
         if group.tag == TAG_OPERATION and index > 0:
             return "operation-attributes-tag after another group"
-        for attribute in group.attributes:
-            if len(attribute.name) >= 0x8000:
-                return "attribute name of 32 KiB or more"
-            for tag, value in attribute.values:
-                if isinstance(value, (str, bytes)) and len(value) >= 0x8000:
-                    return "attribute value of 32 KiB or more"
+        problem = _rejected_attributes(group.attributes)
+        if problem is not None:
+            return problem
     return None
+
+
+def _rejected_attributes(attributes):
+    for attribute in attributes:
+        if len(attribute.name) >= 0x8000:
+            return "attribute name of 32 KiB or more"
+        if mixes_value_tags(attribute.values):
+            return "1setOf %s with incompatible value tags" % escape(attribute.name, 64)
+        for tag, value in attribute.values:
+            if isinstance(value, (str, bytes)) and len(value) >= 0x8000:
+                return "attribute value of 32 KiB or more"
+            problem = _rejected_attributes(value) if tag == TAG_BEGIN_COLLECTION else None
+            if problem is not None:
+                return problem
+    return None
+
+
+STRING_FAMILY = frozenset((TAG_TEXT_LANG, TAG_NAME_LANG) + tuple(range(TAG_TEXT, TAG_MIME_TYPE + 1)))
+OUT_OF_BAND = frozenset(range(TAG_UNSUPPORTED, TAG_ADMIN_DEFINE + 1))
+
+
+def mixes_value_tags(values):
+    """Whether ippRead() (CUPS 2.4.2 cups/ipp.c) refuses these values as one attribute: strings
+    mix with strings and no-value, integer with rangeOfInteger, anything else only with its own
+    tag; each accepted change of tag converts the attribute as ippSetValueTag() does."""
+    current = None
+    for tag, value in values:
+        tag = value[0] if tag == TAG_EXTENSION else tag
+        if current is None or current == tag:
+            current = tag
+        elif current in STRING_FAMILY:
+            if tag not in STRING_FAMILY and tag != TAG_NO_VALUE:
+                return True
+            current = _converted(current, tag)
+        elif current in (TAG_INTEGER, TAG_RANGE):
+            if tag not in (TAG_INTEGER, TAG_RANGE):
+                return True
+            current = TAG_RANGE
+        else:
+            return True
+    return False
+
+
+def _converted(current, tag):
+    """The attribute's tag after ippSetValueTag(attr, tag); unchanged where it refuses."""
+    if tag in OUT_OF_BAND:
+        return tag
+    if (tag == TAG_NAME and current == TAG_KEYWORD) or (
+            tag == TAG_NAME_LANG and current in (TAG_NAME, TAG_KEYWORD)) or (
+            tag == TAG_TEXT_LANG and current == TAG_TEXT):
+        return TAG_NAME_LANG if tag != TAG_NAME else TAG_NAME
+    return current
 
 
 URI_OPTIONAL = frozenset((OP["CUPS-Get-Default"], OP["CUPS-Get-Printers"], OP["CUPS-Get-Classes"],
@@ -1242,6 +1296,15 @@ class Persona:
     def from_options(cls, options, environ):
         return cls()
 
+    @classmethod
+    def for_decoding(cls, options):
+        """The persona --decode runs: the same answers, nothing written anywhere."""
+        return cls.from_options(options, {})
+
+    @classmethod
+    def prepare(cls, options, environ, user):
+        """Run as root before privileges are dropped: make what the service user needs."""
+
     @property
     def operations_supported(self):
         return sorted(self.handlers)
@@ -1252,14 +1315,18 @@ class Persona:
             return Answer(400, None, close=True)
         try:
             check_request(request.message)
-            handler = self.handlers.get(request.message.code)
-            if handler is None:
-                raise IppError("server-error-operation-not-supported", "%s not supported."
-                               % code_name(OPERATIONS, request.message.code))
-            self.check_target(request)
-            return getattr(self, handler)(request, document)
+            return self.answer(request, document)
         except IppError as error:
             return ipp_answer(request, error.status, error.message, error.groups, error.echo)
+
+    def answer(self, request, document):
+        """The marked handler's answer, once the request passed cupsd's generic checks."""
+        handler = self.handlers.get(request.message.code)
+        if handler is None:
+            raise IppError("server-error-operation-not-supported", "%s not supported."
+                           % code_name(OPERATIONS, request.message.code))
+        self.check_target(request)
+        return getattr(self, handler)(request, document)
 
     def check_target(self, request):
         """Hook: refuse (raise IppError) a request aimed at something this persona is not."""
@@ -1528,13 +1595,21 @@ DOCUMENT_FORMATS = ("application/pdf", "application/postscript", "image/pwg-rast
                     "image/jpeg", "text/plain", "application/octet-stream")
 # (media keyword, width, length) in hundredths of millimetres, as PWG 5101.1 names them
 MEDIA = (("iso_a4_210x297mm", 21000, 29700), ("na_letter_8.5x11in", 21590, 27940),
-         ("na_legal_8.5x14in", 21590, 35560), ("iso_a5_148x210mm", 14800, 21000))
+         ("na_legal_8.5x14in", 21590, 35560), ("iso_a5_148x210mm", 14800, 21000),
+         ("na_index-4x6_4x6in", 10160, 15240))
+COMPRESSIONS = ("none", "deflate", "gzip")
+NUMBER_UP = (1, 2, 4, 6, 9, 16)
+NOTIFY_EVENTS = ("job-completed", "job-created", "job-state-changed")
+NOTIFY_LEASE_DEFAULT, NOTIFY_LEASE_MAX = 86400, 1 << 26
+IPPGET_EVENT_LIFE = 300              # seconds a job event stays for Get-Notifications
+MAX_SUBSCRIPTIONS = 100
+JOB_SHEETS = ("none", "standard")    # standard: one banner page before the job's pages
 MARGIN = 423                         # 1/6 inch, as many office printers have
 MULTIPLE_OPERATION_TIME_OUT = 60     # a job left open this long is processed as it is
 JOB_TEMPLATE = frozenset((
     "copies", "finishings", "job-hold-until", "job-priority", "job-sheets", "media", "media-col",
     "multiple-document-handling", "number-up", "orientation-requested", "output-bin",
-    "page-ranges", "print-color-mode", "print-content-optimize", "print-quality",
+    "overrides", "page-ranges", "print-color-mode", "print-content-optimize", "print-quality",
     "print-rendering-intent", "print-scaling", "printer-resolution", "sides"))
 CUPS_PRINTER_TYPE = 0x220DC          # local, b/w + colour, duplex, copies, collate, medium, default
 RESOLUTIONS = ((300, 300, RESOLUTION_DPI), (600, 600, RESOLUTION_DPI))
@@ -1570,9 +1645,11 @@ def printer_uuid(name):
 class PrinterView:
     """What the printer's attribute values depend on, for the table's computed rows."""
 
-    def __init__(self, name, host, since, now, queued, everywhere, operations):
+    def __init__(self, name, host, since, now, queued, everywhere, operations, printing=None,
+                 pages_per_minute=DEFAULT_PAGES_PER_MINUTE):
         self.name, self.host, self.since, self.now = name, host, since, now
         self.queued, self.operations = queued, operations
+        self.printing, self.pages_per_minute = printing, pages_per_minute
         self.uri = ("ipp://%s/ipp/print" % host if everywhere
                     else "ipp://%s/printers/%s" % (host, name))
         self.page = "http://%s/printers/%s" % (host, name)
@@ -1597,9 +1674,10 @@ PRINTER_ATTRIBUTES = (
     ("printer-uuid", TAG_URI, lambda p: (printer_uuid(p.name),)),
     ("device-uri", TAG_URI, ("file:///dev/null",)),
     ("printer-type", TAG_ENUM, (CUPS_PRINTER_TYPE,)),
-    ("printer-state", TAG_ENUM, (PRINTER_IDLE,)),
+    ("printer-state", TAG_ENUM, lambda p: (PRINTER_IDLE if p.printing is None else PRINTER_PROCESSING,)),
     ("printer-state-reasons", TAG_KEYWORD, ("none",)),
-    ("printer-state-message", TAG_TEXT, ("",)),
+    ("printer-state-message", TAG_TEXT,
+     lambda p: ("" if p.printing is None else "Printing job %d." % p.printing,)),
     ("printer-state-change-time", TAG_INTEGER, lambda p: (int(p.since),)),
     ("printer-state-change-date-time", TAG_DATETIME, lambda p: (date_time(p.since),)),
     ("printer-config-change-time", TAG_INTEGER, lambda p: (int(p.since),)),
@@ -1608,11 +1686,11 @@ PRINTER_ATTRIBUTES = (
     ("printer-current-time", TAG_DATETIME, lambda p: (date_time(p.now),)),
     ("printer-is-accepting-jobs", TAG_BOOLEAN, (True,)),
     ("color-supported", TAG_BOOLEAN, (True,)),
-    ("pages-per-minute", TAG_INTEGER, (20,)),
-    ("pages-per-minute-color", TAG_INTEGER, (10,)),
+    ("pages-per-minute", TAG_INTEGER, lambda p: (p.pages_per_minute,)),
+    ("pages-per-minute-color", TAG_INTEGER, lambda p: (p.pages_per_minute,)),
     ("printer-is-shared", TAG_BOOLEAN, (True,)),
     ("queued-job-count", TAG_INTEGER, lambda p: (p.queued,)),
-    ("ipp-versions-supported", TAG_KEYWORD, ("1.1", "2.0")),
+    ("ipp-versions-supported", TAG_KEYWORD, ("1.1", "2.0", "2.1", "2.2")),
     ("ipp-features-supported", TAG_KEYWORD, ("ipp-everywhere",)),
     ("operations-supported", TAG_ENUM, lambda p: p.operations),
     ("charset-configured", TAG_CHARSET, ("utf-8",)),
@@ -1621,12 +1699,22 @@ PRINTER_ATTRIBUTES = (
     ("generated-natural-language-supported", TAG_LANGUAGE, ("en",)),
     ("document-format-default", TAG_MIME_TYPE, ("application/octet-stream",)),
     ("document-format-supported", TAG_MIME_TYPE, DOCUMENT_FORMATS),
-    ("compression-supported", TAG_KEYWORD, ("none",)),
+    ("compression-supported", TAG_KEYWORD, COMPRESSIONS),
     ("multiple-document-jobs-supported", TAG_BOOLEAN, (True,)),
     ("multiple-operation-time-out", TAG_INTEGER, (MULTIPLE_OPERATION_TIME_OUT,)),
     ("multiple-operation-time-out-action", TAG_KEYWORD, ("process-job",)),
     ("job-ids-supported", TAG_BOOLEAN, (True,)),
-    ("which-jobs-supported", TAG_KEYWORD, ("completed", "not-completed", "all")),
+    ("which-jobs-supported", TAG_KEYWORD, lambda p: tuple(WHICH_JOBS_SUPPORTED)),
+    ("job-settable-attributes-supported", TAG_KEYWORD, lambda p: JOB_SETTABLE),
+    ("notify-events-default", TAG_KEYWORD, ("job-completed",)),
+    ("notify-events-supported", TAG_KEYWORD, NOTIFY_EVENTS),
+    ("notify-lease-duration-default", TAG_INTEGER, (NOTIFY_LEASE_DEFAULT,)),
+    ("notify-lease-duration-supported", TAG_RANGE, ((0, NOTIFY_LEASE_MAX),)),
+    ("notify-max-events-supported", TAG_INTEGER, (len(NOTIFY_EVENTS),)),
+    ("notify-pull-method-supported", TAG_KEYWORD, ("ippget",)),
+    ("ippget-event-life", TAG_INTEGER, (IPPGET_EVENT_LIFE,)),
+    ("printer-settable-attributes-supported", TAG_KEYWORD, ("none",)),
+    ("printer-message-from-operator", TAG_TEXT, ("",)),
     ("pdl-override-supported", TAG_KEYWORD, ("attempted",)),
     ("job-creation-attributes-supported", TAG_KEYWORD, tuple(sorted(JOB_TEMPLATE))),
     ("copies-default", TAG_INTEGER, (1,)),
@@ -1634,11 +1722,11 @@ PRINTER_ATTRIBUTES = (
     ("finishings-default", TAG_ENUM, (FINISHINGS_NONE,)),
     ("finishings-supported", TAG_ENUM, (FINISHINGS_NONE,)),
     ("job-hold-until-default", TAG_KEYWORD, ("no-hold",)),
-    ("job-hold-until-supported", TAG_KEYWORD, ("no-hold", "indefinite")),
+    ("job-hold-until-supported", TAG_KEYWORD, lambda p: JOB_HOLD_UNTIL),
     ("job-priority-default", TAG_INTEGER, (50,)),
     ("job-priority-supported", TAG_INTEGER, (100,)),
     ("job-sheets-default", TAG_KEYWORD, ("none",)),
-    ("job-sheets-supported", TAG_KEYWORD, ("none",)),
+    ("job-sheets-supported", TAG_KEYWORD, JOB_SHEETS),
     ("media-default", TAG_KEYWORD, (MEDIA[0][0],)),
     ("media-supported", TAG_KEYWORD, tuple(m[0] for m in MEDIA)),
     ("media-ready", TAG_KEYWORD, (MEDIA[0][0], MEDIA[1][0])),
@@ -1659,7 +1747,7 @@ PRINTER_ATTRIBUTES = (
     ("multiple-document-handling-supported", TAG_KEYWORD,
      ("separate-documents-uncollated-copies", "separate-documents-collated-copies")),
     ("number-up-default", TAG_INTEGER, (1,)),
-    ("number-up-supported", TAG_INTEGER, (1,)),
+    ("number-up-supported", TAG_INTEGER, NUMBER_UP),
     ("orientation-requested-default", TAG_ENUM, (PORTRAIT,)),
     ("orientation-requested-supported", TAG_ENUM, (3, 4, 5, 6)),
     ("output-bin-default", TAG_KEYWORD, ("face-down",)),
@@ -1687,7 +1775,7 @@ PRINTER_ATTRIBUTES = (
     ("identify-actions-default", TAG_KEYWORD, ("sound",)),
     ("identify-actions-supported", TAG_KEYWORD, ("sound", "display")),
     ("printer-get-attributes-supported", TAG_KEYWORD, ("document-format",)),
-    ("overrides-supported", TAG_KEYWORD, ("document-number", "pages")),
+    ("overrides-supported", TAG_KEYWORD, ("document-number", "document-numbers", "pages")),
     ("preferred-attributes-supported", TAG_BOOLEAN, (False,)),
     ("printer-geo-location", TAG_UNKNOWN, (b"",)),
     ("printer-icons", TAG_URI, lambda p: ("http://%s/images/printer.png" % p.host,)),
@@ -1711,11 +1799,17 @@ def build_attributes(rows, view):
             for name, tag, values in rows]
 
 
-def printer_attributes(name, host, since, now, queued, everywhere=False, operations=None):
+def printer_attributes(name, host, since, now, queued, everywhere=False, operations=None,
+                       printing=None, pages_per_minute=DEFAULT_PAGES_PER_MINUTE):
     if operations is None:
         operations = PrinterPersona.handlers
-    view = PrinterView(name, host, since, now, queued, everywhere, tuple(sorted(operations)))
+    view = PrinterView(name, host, since, now, queued, everywhere, tuple(sorted(operations)),
+                       printing, pages_per_minute)
     return build_attributes(PRINTER_ATTRIBUTES, view)
+
+
+def spool_directory(options, environ):
+    return options.spool or environ.get("STATE_DIRECTORY", "").split(":")[0] or DEFAULT_SPOOL
 
 
 def _attribute_groups(name):
@@ -1773,6 +1867,53 @@ def requesting_user(request):
     return user if name_ok(user) else "anonymous"
 
 
+HOLD_PERIODS = ("day-time", "evening", "night", "second-shift", "third-shift", "weekend")
+JOB_HOLD_UNTIL = ("no-hold", "indefinite") + HOLD_PERIODS
+JOB_SETTABLE = ("copies", "job-hold-until", "job-name", "job-priority")
+# which-jobs values and the job states each selects; proof-print selects none (no job is one)
+WHICH_JOBS_SUPPORTED = {
+    "completed": frozenset((JOB_CANCELED, JOB_ABORTED, JOB_COMPLETED)),
+    "not-completed": JOB_ACTIVE, "all": frozenset(JOB_STATES),
+    "aborted": frozenset((JOB_ABORTED,)), "canceled": frozenset((JOB_CANCELED,)),
+    "pending": frozenset((JOB_PENDING,)), "pending-held": frozenset((JOB_HELD,)),
+    "processing": frozenset((JOB_PROCESSING,)), "processing-stopped": frozenset((JOB_STOPPED,)),
+    "proof-print": frozenset()}
+
+
+def job_changes(attributes):
+    """The record fields job template attributes set: hold-until, priority, copies, number-up,
+    name; a value out of range raises IppError (attributes-or-values-not-supported)."""
+    changes = {}
+    for attribute in attributes:
+        name, value = attribute.name, attribute.first
+        if name == "job-hold-until":
+            keyword = text_of(attribute)
+            if attribute.first_tag not in (TAG_KEYWORD, TAG_NAME) or keyword not in JOB_HOLD_UNTIL:
+                raise unsupported_value("Bad job-hold-until value.", attribute)
+            changes["hold-until"] = keyword
+        elif name in ("job-priority", "copies", "number-up"):
+            low, high = {"job-priority": (1, 100), "copies": (1, 999), "number-up": (1, 16)}[name]
+            if attribute.first_tag != TAG_INTEGER or len(attribute.values) != 1 or \
+                    not low <= value <= high or (name == "number-up" and value not in NUMBER_UP):
+                raise unsupported_value("Bad %s value." % name, attribute)
+            changes["priority" if name == "job-priority" else name] = value
+        elif name == "job-sheets":
+            sheets = [text_of(Attribute(name, [v])) for v in attribute.values]
+            if attribute.first_tag not in (TAG_KEYWORD, TAG_NAME) or len(sheets) > 2 or \
+                    any(sheet not in JOB_SHEETS for sheet in sheets):
+                raise unsupported_value("Bad job-sheets value.", attribute)
+            changes["banner-pages"] = sum(1 for sheet in sheets if sheet != "none")
+        elif name == "page-ranges":
+            if any(tag != TAG_RANGE or not 1 <= v[0] <= v[1] for tag, v in attribute.values):
+                raise unsupported_value("Bad page-ranges value.", attribute)
+            changes["page-ranges"] = [list(v) for _, v in attribute.values]
+        elif name == "job-name":
+            if attribute.first_tag not in (TAG_NAME, TAG_NAME_LANG) or not name_ok(text_of(attribute)):
+                raise unsupported_value("Bad job-name value.", attribute)
+            changes["name"] = text_of(attribute)
+    return changes
+
+
 JOB_ANSWER_ATTRIBUTES = frozenset(("job-id", "job-uri", "job-state", "job-state-reasons",
                                    "job-state-message"))
 
@@ -1796,11 +1937,29 @@ class PrinterPersona(Persona):
 
     @classmethod
     def from_options(cls, options, environ):
-        """The spool is made here, after privileges were dropped, so the files belong to
-        the user that serves."""
-        directory = (options.spool or environ.get("STATE_DIRECTORY", "").split(":")[0]
-                     or DEFAULT_SPOOL)
-        return cls(options.printer, Spool(directory, options.max_job_bytes, options.max_spool_bytes))
+        """The spool is opened here, after privileges were dropped, so what it creates
+        belongs to the user that serves."""
+        return cls(options.printer, Spool(spool_directory(options, environ), options.max_job_bytes,
+                                          options.max_spool_bytes,
+                                          pages_per_minute=options.pages_per_minute))
+
+    @classmethod
+    def for_decoding(cls, options):
+        return cls(options.printer, MemorySpool(options.max_job_bytes, options.max_spool_bytes,
+                                                pages_per_minute=options.pages_per_minute))
+
+    @classmethod
+    def prepare(cls, options, environ, user):
+        """A spool that does not exist yet is made for the service user (root's 0750
+        directory would lock it out); an existing one is left as its owner made it."""
+        directory = spool_directory(options, environ)
+        if os.path.lexists(directory):
+            return
+        import pwd
+        entry = pwd.getpwnam(user)
+        os.makedirs(os.path.dirname(directory.rstrip("/")) or "/", 0o755, exist_ok=True)
+        os.mkdir(directory, 0o750)
+        os.chown(directory, entry.pw_uid, entry.pw_gid)
 
     def is_me(self, path):
         return path in ("/printers/" + self.name, "/ipp/print", "/ipp/print/")
@@ -1817,10 +1976,13 @@ class PrinterPersona(Persona):
     # Printer operations
 
     def printer_group(self, request, wanted):
-        queued = sum(1 for job in self.spool.jobs() if job["state"] in JOB_ACTIVE)
+        """From the spool's index alone: no job record is read, however many there are."""
+        active = self.spool.refresh()["active"]
+        printing = next((int(k) for k, e in active.items() if e["state"] == JOB_PROCESSING), None)
         name, uri, path = resource(request)
         attributes = printer_attributes(self.name, request.host, self.spool.created, self.clock(),
-                                        queued, path.startswith("/ipp/print"), self.handlers)
+                                        len(active), path.startswith("/ipp/print"), self.handlers,
+                                        printing, self.spool.pages_per_minute)
         return Group(TAG_PRINTER, filter_attributes(attributes, wanted))
 
     @handles("Get-Printer-Attributes", "CUPS-Get-Printers", "CUPS-Get-Default")
@@ -1839,6 +2001,12 @@ class PrinterPersona(Persona):
     # Jobs
 
     def check_format(self, request):
+        compression = request.message.find("compression", TAG_OPERATION)
+        if compression is not None and (compression.first_tag != TAG_KEYWORD or len(
+                compression.values) != 1 or compression.first not in COMPRESSIONS):
+            raise IppError("client-error-compression-not-supported",
+                           "Unsupported compression \"%s\"." % escape(text_of(compression), 64),
+                           [Group(TAG_UNSUPPORTED_GROUP, [compression])])
         format_attribute = request.message.find("document-format", TAG_OPERATION)
         if format_attribute is not None and format_attribute.first not in DOCUMENT_FORMATS:
             raise IppError("client-error-document-format-not-supported",
@@ -1884,6 +2052,216 @@ class PrinterPersona(Persona):
         self.spool.finish(job)
         return self.job_answer(request, job)
 
+    @handles("Hold-Job")
+    def hold_job(self, request, document):
+        job = self.find_job(request)
+        if job["state"] not in (JOB_PENDING, JOB_HELD):
+            raise IppError("client-error-not-possible", "Job #%d is %s and cannot be held."
+                           % (job["job-id"], JOB_STATES[job["state"]]))
+        until = request.message.find("job-hold-until", TAG_OPERATION)
+        keyword = self.hold_keyword(until) if until is not None else "indefinite"
+        if keyword == "no-hold":
+            raise unsupported_value("Bad job-hold-until value \"no-hold\".", until)
+        self.spool.update_job(job, lambda job, line, now: self.hold(job, keyword, now))
+        return ipp_answer(request, "successful-ok")
+
+    @handles("Release-Job")
+    def release_job(self, request, document):
+        job = self.find_job(request)
+        if job["state"] != JOB_HELD:
+            raise IppError("client-error-not-possible", "Job #%d is not held." % job["job-id"])
+        self.spool.update_job(job, lambda job, line, now: self.hold(job, "no-hold", now))
+        return ipp_answer(request, "successful-ok")
+
+    @handles("Set-Job-Attributes")
+    def set_job_attributes(self, request, document):
+        """What `lp -i ID` changes: -H hold|resume|immediate|PERIOD (job-hold-until,
+        job-priority), -q (job-priority), -t (job-name), -n (copies)."""
+        job = self.find_job(request)
+        attributes = [a for g in request.message.groups if g.tag == TAG_JOB for a in g.attributes]
+        refused = [a for a in attributes if a.name not in JOB_SETTABLE]
+        if refused:
+            raise IppError("client-error-attributes-not-settable",
+                           "Attribute \"%s\" cannot be changed." % escape(refused[0].name, 64),
+                           [Group(TAG_UNSUPPORTED_GROUP, refused)])
+        changes = job_changes(attributes)
+        if "hold-until" in changes and job["state"] not in (JOB_PENDING, JOB_HELD):
+            raise IppError("client-error-not-possible", "Job #%d is %s and cannot be held or "
+                           "released." % (job["job-id"], JOB_STATES[job["state"]]))
+
+        def change(job, line, now):
+            hold = changes.pop("hold-until", None)
+            job.update(changes)
+            if hold is not None and job["state"] in (JOB_PENDING, JOB_HELD):
+                self.hold(job, hold, now)
+        self.spool.update_job(job, change)
+        return ipp_answer(request, "successful-ok")
+
+    # Subscriptions (RFC 3995) with the ippget pull method (RFC 3996): kept in the spool's
+    # index, answered from its job events.
+
+    @handles("Create-Printer-Subscriptions", "Create-Job-Subscriptions")
+    def create_subscriptions(self, request, document):
+        wanted = [g for g in request.message.groups if g.tag == TAG_SUBSCRIPTION]
+        if not wanted:
+            raise bad_request("No subscription attributes in request.")
+        for_jobs = request.message.code == OP["Create-Job-Subscriptions"]
+        user = requesting_user(request)
+        answers = []
+
+        def change(index, now):
+            subscriptions = index.setdefault("subscriptions", {})
+            for group in wanted:
+                problem, values = subscription_values(group, for_jobs)
+                if problem is None and values["job"] is not None and \
+                        str(values["job"]) not in index["active"]:
+                    problem = "client-error-not-possible"       # no such job, or finished
+                if problem is None and len(subscriptions) >= MAX_SUBSCRIPTIONS:
+                    problem = "server-error-busy"
+                if problem is not None:
+                    answers.append(Group(TAG_SUBSCRIPTION, [
+                        _a("notify-status-code", TAG_ENUM, STATUS[problem])]))
+                    continue
+                number = index.get("next-subscription", 1)
+                index["next-subscription"] = number + 1
+                values.update(user=user, created=now, seq=index["seq"])
+                subscriptions[str(number)] = values
+                answers.append(Group(TAG_SUBSCRIPTION, [
+                    _a("notify-subscription-id", TAG_INTEGER, number)]))
+        self.spool.transaction(change)
+        return ipp_answer(request, "successful-ok", groups=answers)
+
+    def subscription(self, request, index):
+        number = integer_value(request.message, "notify-subscription-id")
+        if number is None:
+            raise bad_request("Missing notify-subscription-id attribute.")
+        found = self.live_subscriptions(index).get(str(number))
+        if found is None:
+            raise not_found("Subscription #%d does not exist." % number)
+        return number, found
+
+    def live_subscriptions(self, index):
+        now = self.clock()
+        return {k: v for k, v in index.get("subscriptions", {}).items()
+                if not v["lease"] or v["created"] + v["lease"] > now}
+
+    def subscription_group(self, request, number, values):
+        attributes = [_a("notify-subscription-id", TAG_INTEGER, number),
+                      _a("notify-printer-uri", TAG_URI, "ipp://%s/printers/%s" % (request.host, self.name)),
+                      _a("notify-subscriber-user-name", TAG_NAME, values["user"]),
+                      _a("notify-events", TAG_KEYWORD, *values["events"]),
+                      _a("notify-pull-method", TAG_KEYWORD, "ippget")]
+        if values["job"] is not None:
+            attributes.append(_a("notify-job-id", TAG_INTEGER, values["job"]))
+        else:
+            attributes.append(_a("notify-lease-duration", TAG_INTEGER, values["lease"]))
+        return Group(TAG_SUBSCRIPTION, attributes)
+
+    @handles("Get-Subscription-Attributes")
+    def get_subscription_attributes(self, request, document):
+        number, values = self.subscription(request, self.spool.refresh())
+        return ipp_answer(request, "successful-ok",
+                          groups=[self.subscription_group(request, number, values)])
+
+    @handles("Get-Subscriptions")
+    def get_subscriptions(self, request, document):
+        job_id = integer_value(request.message, "notify-job-id")
+        found = sorted((int(k), v) for k, v in self.live_subscriptions(self.spool.refresh()).items()
+                       if job_id is None or v["job"] == job_id)
+        if not found:
+            raise not_found("No subscriptions found.")
+        return ipp_answer(request, "successful-ok",
+                          groups=[self.subscription_group(request, n, v) for n, v in found])
+
+    @handles("Renew-Subscription", "Cancel-Subscription")
+    def renew_or_cancel_subscription(self, request, document):
+        number, values = self.subscription(request, self.spool.refresh())
+        cancel = request.message.code == OP["Cancel-Subscription"]
+        lease = integer_value(request.message, "notify-lease-duration")
+        if not cancel and values["job"] is not None:
+            raise IppError("client-error-not-possible", "Job subscriptions cannot be renewed.")
+        if not cancel and lease is not None and not 0 <= lease <= NOTIFY_LEASE_MAX:
+            raise unsupported_value("Bad notify-lease-duration value.",
+                                    request.message.find("notify-lease-duration"))
+
+        def change(index, now):
+            subscriptions = index.setdefault("subscriptions", {})
+            if cancel:
+                subscriptions.pop(str(number), None)
+            elif str(number) in subscriptions:
+                subscriptions[str(number)].update(created=now, lease=NOTIFY_LEASE_DEFAULT
+                                                  if lease is None else lease)
+        self.spool.transaction(change)
+        return ipp_answer(request, "successful-ok")
+
+    @handles("Get-Notifications")
+    def get_notifications(self, request, document):
+        """The job events each subscription asked for, after the sequence numbers given;
+        answered at once (notify-wait is not waited for: notify-get-interval says when to
+        ask again)."""
+        message = request.message
+        ids = message.find("notify-subscription-ids", TAG_OPERATION)
+        if ids is None or ids.first_tag != TAG_INTEGER:
+            raise bad_request("Missing notify-subscription-ids attribute.")
+        after = message.find("notify-sequence-numbers", TAG_OPERATION)
+        after = [v for t, v in after.values if t == TAG_INTEGER] if after is not None else []
+        index = self.spool.refresh()
+        live = self.live_subscriptions(index)
+        up_time = max(1, int(self.clock() - self.spool.created))
+        events = []
+        for position, (tag, number) in enumerate(ids.values):
+            values = live.get(str(number))
+            if values is None:
+                raise not_found("Subscription #%d does not exist." % number)
+            since = max(values["seq"], after[position] - 1 if position < len(after) else 0)
+            for event in index["events"]:
+                seq, when, job_id, state, reasons, name, kind = (event + [None])[:7]
+                if seq <= since or (values["job"] is not None and values["job"] != job_id):
+                    continue
+                if kind not in values["events"] and "job-state-changed" not in values["events"]:
+                    continue
+                events.append(Group(TAG_EVENT_NOTIFICATION, [
+                    _a("notify-subscription-id", TAG_INTEGER, number),
+                    _a("notify-sequence-number", TAG_INTEGER, seq),
+                    _a("notify-subscribed-event", TAG_KEYWORD, kind),
+                    _a("notify-text", TAG_TEXT, "Job #%d %s." % (job_id, JOB_STATES[state])),
+                    _a("notify-charset", TAG_CHARSET, "utf-8"),
+                    _a("notify-natural-language", TAG_LANGUAGE, "en"),
+                    _a("notify-printer-uri", TAG_URI,
+                       "ipp://%s/printers/%s" % (request.host, self.name)),
+                    _a("printer-up-time", TAG_INTEGER, max(1, int(when - self.spool.created))),
+                    _a("job-id", TAG_INTEGER, job_id),
+                    _a("job-state", TAG_ENUM, state),
+                    _a("job-state-reasons", TAG_KEYWORD, reasons),
+                    _a("job-name", TAG_NAME, name)]))
+        answer = ipp_answer(request, "successful-ok", groups=events)
+        answer.message.groups[0].attributes += [_a("notify-get-interval", TAG_INTEGER, 10),
+                                                _a("printer-up-time", TAG_INTEGER, up_time)]
+        return answer
+
+    def hold(self, job, keyword, now):
+        """Hold (keyword: a period, or "indefinite") or release ("no-hold") a job that has
+        not started; the spool reschedules it from the record."""
+        if job["state"] not in (JOB_PENDING, JOB_HELD):
+            return
+        release = hold_release_time(keyword, now) if keyword != "no-hold" else now
+        job["hold-until"] = keyword
+        if release is not None and release <= now:
+            if job.pop("release", None) is not None and job.get("ready") is not None:
+                job["ready"] = max(job["ready"], now)       # it prints from now on, not before
+            job.update(state=JOB_PENDING, reasons="none" if job.get("ready") is not None
+                       else "job-incoming")
+        else:
+            job["release"] = "indefinite" if release is None else release
+            job.update(state=JOB_HELD, reasons="job-hold-until-specified")
+
+    def hold_keyword(self, attribute):
+        keyword = text_of(attribute)
+        if attribute.first_tag not in (TAG_KEYWORD, TAG_NAME) or len(attribute.values) != 1 or \
+                keyword not in JOB_HOLD_UNTIL:
+            raise unsupported_value("Bad job-hold-until value.", attribute)
+        return keyword
+
     @handles("Cancel-Job")
     def cancel_job(self, request, document):
         job = self.find_job(request)
@@ -1897,7 +2275,8 @@ class PrinterPersona(Persona):
     def cancel_jobs(self, request, document):
         user = requesting_user(request)
         mine = request.message.code == OP["Cancel-My-Jobs"]
-        for job in self.spool.jobs():
+        active = self.spool.refresh()["active"]
+        for job in self.spool.jobs(sorted(int(k) for k in active)):
             if job["state"] in JOB_ACTIVE and (not mine or job["user"] == user):
                 self.spool.set_state(job, JOB_CANCELED, "job-canceled-by-user")
         return ipp_answer(request, "successful-ok")
@@ -1914,19 +2293,30 @@ class PrinterPersona(Persona):
         message = request.message
         which = message.find("which-jobs", TAG_OPERATION)
         which = which.first if which is not None else "not-completed"
-        if which not in ("completed", "not-completed", "all"):
+        if which not in WHICH_JOBS_SUPPORTED:
             raise unsupported_value("The which-jobs value \"%s\" is not supported." % which,
                                     message.find("which-jobs"))
         my_jobs = message.find("my-jobs", TAG_OPERATION)
         user = requesting_user(request) if my_jobs is not None and my_jobs.first is True else None
         limit = integer_value(message, "limit") or 0
         wanted = requested(message, ("job-id", "job-uri"))
-        jobs = [job for job in self.spool.jobs()
-                if (which == "all" or (job["state"] not in JOB_ACTIVE) == (which == "completed"))
-                and (user is None or job["user"] == user)]
-        jobs.sort(key=lambda job: job["job-id"], reverse=which == "completed")
+        index = self.spool.refresh()
+        active = index["active"]
+        states = WHICH_JOBS_SUPPORTED[which]
+        # Read only the records that can be in the answer: the active jobs come from the
+        # index; finished ones newest first (completed) or oldest first (all), up to limit.
+        if states <= JOB_ACTIVE:
+            ids = sorted(int(k) for k, e in active.items()
+                         if e["state"] in states and (user is None or e["user"] == user))
+        elif which == "all":
+            ids = range(1, index["next"])
+        else:
+            ids = (i for i in range(index["next"] - 1, 0, -1) if str(i) not in active)
+        jobs = (job for job in self.spool.jobs(ids)
+                if job["state"] in states and (user is None or job["user"] == user))
         if limit > 0:
-            jobs = jobs[:limit]
+            jobs = (job for _, job in zip(range(limit), jobs))
+        jobs = list(jobs)
         return ipp_answer(request, "successful-ok",
                           groups=[Group(TAG_JOB, self.job_attributes(request, job, wanted))
                                   for job in jobs])
@@ -1950,12 +2340,17 @@ class PrinterPersona(Persona):
     def job_record(self, request):
         message = request.message
         held = message.find("job-hold-until", TAG_JOB)
+        if held is not None:
+            self.hold_keyword(held)
         name = message.find("job-name", TAG_OPERATION)
         job_attributes = [a for g in message.groups if g.tag == TAG_JOB for a in g.attributes]
-        return {"printer": self.name, "user": requesting_user(request), "peer": request.peer,
-                "name": text_of(name) if name is not None else "Untitled",
-                "hold": held is not None and text_of(held) not in ("no-hold", ""),
-                "attributes": stored_attributes(job_attributes)}
+        record = {"printer": self.name, "user": requesting_user(request), "peer": request.peer,
+                  "name": text_of(name) if name is not None else "Untitled",
+                  "hold": held is not None and text_of(held) not in ("no-hold", ""),
+                  "attributes": stored_attributes(job_attributes),
+                  "hold-until": "no-hold", "priority": 50, "copies": 1}
+        record.update(job_changes(job_attributes))
+        return record
 
     def document_record(self, request):
         values = {}
@@ -1971,20 +2366,71 @@ class PrinterPersona(Persona):
             Group(TAG_JOB, self.job_attributes(request, job, JOB_ANSWER_ATTRIBUTES))])
 
     def job_attributes(self, request, job, wanted):
-        view = JobView(job, request.host, self.name, max(1, int(self.clock() - self.spool.created)))
+        now = self.clock()
+        view = JobView(job, request.host, self.name, max(1, int(now - self.spool.created)), now)
         attributes = build_attributes(JOB_ATTRIBUTES, view)
+        attributes += [a for a in submitted_attributes(job) if a.name in JOB_TEMPLATE
+                       and a.name not in ("copies", "job-hold-until", "job-priority")]
         if job["documents"] and job["documents"][0]["document-format"]:
             attributes.append(_a("document-format", TAG_MIME_TYPE,
                                  job["documents"][0]["document-format"]))
+        if job["documents"] and job["documents"][0].get("compression") in COMPRESSIONS:
+            attributes.append(_a("compression-supplied", TAG_KEYWORD,
+                                 job["documents"][0]["compression"]))
         return filter_attributes(attributes, wanted, _job_attribute_groups)
+
+
+def subscription_values(group, for_jobs):
+    """(None, what to keep) for a subscription group the printer can serve, else (IPP
+    status, None): only ippget, events among NOTIFY_EVENTS; a job subscription (for_jobs)
+    names its job in notify-job-id."""
+    if group.get("notify-recipient-uri") is not None:
+        return "client-error-uri-scheme-not-supported", None
+    method = group.get("notify-pull-method")
+    if method is not None and method.first != "ippget":
+        return "client-error-attributes-or-values-not-supported", None
+    events = group.get("notify-events")
+    events = [v for _, v in events.values] if events is not None else ["job-completed"]
+    if not events or len(events) > len(NOTIFY_EVENTS) or any(e not in NOTIFY_EVENTS for e in events):
+        return "client-error-attributes-or-values-not-supported", None
+    lease = group.get("notify-lease-duration")
+    lease = lease.first if lease is not None and lease.first_tag == TAG_INTEGER else NOTIFY_LEASE_DEFAULT
+    if not 0 <= lease <= NOTIFY_LEASE_MAX:
+        return "client-error-attributes-or-values-not-supported", None
+    job_id = group.get("notify-job-id")
+    job_id = job_id.first if job_id is not None and job_id.first_tag == TAG_INTEGER else None
+    if for_jobs != (job_id is not None):
+        return "client-error-bad-request", None
+    return None, {"events": events, "job": job_id, "lease": 0 if job_id is not None else lease}
+
+
+def submitted_attributes(job):
+    """The job attributes the client sent, from the record's stored_attributes()."""
+    raw = bytes.fromhex(job.get("attributes") or "")
+    if not raw:
+        return []
+    try:
+        message = decode_message(b"\x02\x00\x00\x00\x00\x00\x00\x01\x02" + raw + b"\x03")
+    except ParseError:
+        return []
+    return [a for g in message.groups for a in g.attributes]
 
 
 class JobView:
     """What a job's attribute values depend on, for JOB_ATTRIBUTES' computed rows."""
 
-    def __init__(self, job, host, printer, up_time):
+    def __init__(self, job, host, printer, up_time, now=None):
         self.job, self.host, self.printer, self.up_time = job, host, printer, up_time
         self.octets = sum(d["bytes"] for d in job["documents"])
+        self.impressions = job.get("pages", 0) * job.get("copies", 1)
+        state = job["state"]
+        if state == JOB_COMPLETED:
+            self.done = self.impressions
+        elif state == JOB_PROCESSING and job.get("seconds") and now is not None:
+            share = min(1.0, max(0.0, (now - job["processing"]) / job["seconds"]))
+            self.done = int(self.impressions * share)
+        else:
+            self.done = 0
 
 
 def _time_or_no_value(key):
@@ -2008,10 +2454,14 @@ JOB_ATTRIBUTES = (
     ("time-at-processing", TAG_INTEGER, _time_or_no_value("processing")),
     ("time-at-completed", TAG_INTEGER, _time_or_no_value("completed")),
     ("date-time-at-creation", TAG_DATETIME, lambda v: (date_time(v.job["created"]),)),
-    ("job-priority", TAG_INTEGER, (50,)),
-    ("job-hold-until", TAG_KEYWORD, lambda v: ("indefinite" if v.job["hold"] else "no-hold",)),
-    ("job-media-sheets-completed", TAG_INTEGER, (0,)),
-    ("job-impressions-completed", TAG_INTEGER, (0,)),
+    ("job-priority", TAG_INTEGER, lambda v: (v.job.get("priority", 50),)),
+    ("job-hold-until", TAG_KEYWORD, lambda v: (
+        v.job.get("hold-until", "indefinite" if v.job["hold"] else "no-hold"),)),
+    ("copies", TAG_INTEGER, lambda v: (v.job.get("copies", 1),)),
+    ("job-impressions", TAG_INTEGER, lambda v: (v.impressions,)),
+    ("job-media-sheets", TAG_INTEGER, lambda v: (v.impressions,)),
+    ("job-media-sheets-completed", TAG_INTEGER, lambda v: (v.done,)),
+    ("job-impressions-completed", TAG_INTEGER, lambda v: (v.done,)),
 )
 
 
@@ -2025,125 +2475,537 @@ def stored_attributes(attributes):
     return b"".join(parts).hex()
 
 
+class PageCounter:
+    """An estimate of a document's pages as it streams by, for how long it prints: PDF
+    counts its "/Type /Page" objects, PostScript its "%%Page:" comments, PWG raster reads
+    TotalPageCount and URF its page count from the header, JPEG is one page, text/plain 60
+    lines a page; anything else (and a PDF whose pages hide in compressed object streams)
+    one page per 64 KiB.  Never fewer than one page."""
+
+    TAIL = 48                           # longer than a match: matches across chunks count once
+    HEAD = 460                          # PWG raster's TotalPageCount is at bytes 456-459
+    BYTES_PER_PAGE = 64 * 1024
+    LINES_PER_PAGE = 60
+    PATTERNS = {"pdf": rb"/Type\s{0,4}/Page(?![A-Za-z])", "ps": rb"(?m)^%%Page:"}
+
+    def __init__(self, document_format=None):
+        self.format = document_format
+        self.head = b""
+        self.kind = None
+        self.buffer = b""
+        self.count = 0
+        self.size = 0
+
+    def update(self, chunk):
+        self.size += len(chunk)
+        if len(self.head) < self.HEAD:
+            self.head += chunk[:self.HEAD - len(self.head)]
+        if self.kind is None and len(self.head) >= 8:
+            self.kind = self._sniff()
+        if self.kind in self.PATTERNS:
+            self.buffer += chunk
+            cut = len(self.buffer) - self.TAIL
+            if cut > 0:
+                self.count += self._matches(cut)
+                self.buffer = self.buffer[cut:]
+        elif self.kind == "text":
+            self.count += chunk.count(b"\n")
+
+    def _sniff(self):
+        head = self.head
+        for prefix, kind in ((b"%PDF", "pdf"), (b"%!", "ps"), (b"RaS2", "pwg"), (b"RaS3", "pwg"),
+                             (b"UNIRAST\x00", "urf"), (b"\xff\xd8\xff", "jpeg")):
+            if head.startswith(prefix):
+                return kind
+        return "text" if self.format == "text/plain" else "bytes"
+
+    def _matches(self, end):
+        import re
+        return sum(1 for m in re.finditer(self.PATTERNS[self.kind], self.buffer) if m.start() < end)
+
+    @property
+    def pages(self):
+        if self.kind is None:
+            self.kind = self._sniff()
+        count = self.count
+        if self.kind in self.PATTERNS:
+            count += self._matches(len(self.buffer))
+        elif self.kind == "pwg" and len(self.head) >= 460:
+            count = int.from_bytes(self.head[456:460], "big")
+        elif self.kind == "urf" and len(self.head) >= 12:
+            count = int.from_bytes(self.head[8:12], "big")
+        elif self.kind == "jpeg":
+            count = 1
+        elif self.kind == "text":
+            count = -(-(count + 1) // self.LINES_PER_PAGE)
+        if count < 1:
+            count = -(-self.size // self.BYTES_PER_PAGE)
+        return max(1, count)
+
+
+class DocumentContent:
+    """What a document holds once decompressed, as it streams by: size, sha256 (of the
+    decompressed bytes, when compressed) and pages.  gzip and deflate (RFC 1952, RFC 1951)
+    are inflated by zlib one bounded step at a time, so a decompression bomb costs no memory
+    and stops at limit (--max-job-bytes), however small it is on the wire."""
+
+    STEP = 1 << 20
+
+    def __init__(self, compression, document_format, limit):
+        self.compression = compression if compression in ("gzip", "deflate") else None
+        self.pages = PageCounter(document_format)
+        self.limit = limit
+        self.size = 0
+        self.error = None
+        self.digest = DocumentDigest() if self.compression else None
+        if self.compression:
+            import zlib
+            self._zlib = zlib
+            self._inflate = zlib.decompressobj(31 if self.compression == "gzip" else -15)
+
+    def feed(self, chunk):
+        """False once the content is over the limit or not valid compressed data."""
+        if not self.compression:
+            return self._take(chunk)
+        try:
+            while chunk and not self._inflate.eof:
+                if not self._take(self._inflate.decompress(chunk, self.STEP)):
+                    return False
+                chunk = self._inflate.unconsumed_tail
+        except self._zlib.error as error:
+            self.error = "not valid %s data: %s" % (self.compression, error)
+            return False
+        return True
+
+    def end(self):
+        """False when compressed data stopped before its end."""
+        if self.compression and not self._inflate.eof:
+            self.error = "%s data cut short" % self.compression
+            return False
+        return True
+
+    def _take(self, data):
+        self.size += len(data)
+        if self.size > self.limit:
+            return False
+        self.pages.update(data)
+        if self.digest is not None:
+            self.digest.update(data)
+        return True
+
+
+def store_chunks(document, limit, content, write):
+    """(bytes as received, stopped): each chunk goes to write() as received while limit (on
+    those bytes) and content (its limit on the decompressed bytes, its data checks) allow."""
+    size = 0
+    for chunk in (document if document is not None else ()):
+        if size + len(chunk) > limit:
+            return size, True
+        write(chunk)
+        size += len(chunk)
+        if not content.feed(chunk):
+            return size, True
+    return size, not content.end()
+
+
+def hold_release_time(keyword, now):
+    """When a job held until the named period (RFC 2911 job-hold-until) may print: now when
+    the period is on, else its next start, in local time as cupsd computes it; None for
+    "indefinite" (and any other name: held until released)."""
+    t = time.localtime(now)
+    hour = t.tm_hour
+
+    def at(days, hour_of_day):
+        return time.mktime((t.tm_year, t.tm_mon, t.tm_mday + days, hour_of_day, 0, 0, 0, 0, -1))
+
+    if keyword == "day-time":
+        return now if 6 <= hour < 18 else at(0 if hour < 6 else 1, 6)
+    if keyword in ("evening", "night"):
+        return at(0, 18) if 6 <= hour < 18 else now
+    if keyword == "second-shift":
+        return at(0, 16) if hour < 16 else now
+    if keyword == "third-shift":
+        return at(1, 0) if hour >= 8 else now
+    if keyword == "weekend":
+        return now if t.tm_wday >= 5 else at(5 - t.tm_wday, 0)
+    return None
+
+
+JOB_REASONS = {JOB_PENDING: "none", JOB_HELD: "job-hold-until-specified",
+               JOB_PROCESSING: "job-printing", JOB_COMPLETED: "job-completed-successfully"}
+
+
 class Spool:
     """Jobs as files, shared by every connection's process.
 
-    DIR/next-job-id    the counter, changed under an exclusive lock on DIR/lock
+    DIR/index          what every request needs without reading every job: the next job id,
+                       the bytes stored, the jobs not yet finished (their state, priority,
+                       hold, when they were ready and how long they print) and the last job
+                       events (for Get-Notifications); changed only under an exclusive lock
+                       on DIR/lock, so its size follows the active jobs, not the spool's
     DIR/N.json         a job's record: attributes, user, peer, documents, state, times
     DIR/N-K.data       document K of job N, byte for byte as received
-    Nothing a client sends becomes part of a path.
+    No process stays resident: every operation first brings the jobs up to date (update)
+    from the index's timestamps, printing one job at a time at pages_per_minute (0: a job
+    completes the moment it is complete), highest job-priority first, then oldest.
+    Nothing a client sends becomes part of a path.  What touches the disk is in the methods
+    from _lock on, so that MemorySpool can keep the same jobs without a disk.
     """
 
-    def __init__(self, directory, max_job_bytes, max_spool_bytes, clock=time.time):
+    EVENTS_KEPT = 100
+
+    def __init__(self, directory, max_job_bytes, max_spool_bytes, clock=time.time,
+                 pages_per_minute=DEFAULT_PAGES_PER_MINUTE):
         self.directory = directory
         self.max_job_bytes = max_job_bytes
         self.max_spool_bytes = max_spool_bytes
         self.clock = clock
+        self.pages_per_minute = pages_per_minute
+        self.index = None
         os.makedirs(directory, 0o750, exist_ok=True)
         lock = os.path.join(directory, "lock")
         self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
         self.created = os.fstat(self._lock_fd).st_mtime
 
-    def _path(self, name):
-        return os.path.join(self.directory, name)
+    # Transactions: lock, read the index, bring jobs up to date, change, write, unlock.
+
+    def transaction(self, change=None):
+        """Runs change(index, now) with the spool locked and up to date; returns its result.
+        self.index is left as the index was at the end, for reading without the lock."""
+        self._lock(True)
+        try:
+            index = self._load_index()
+            before = to_json(index)
+            now = self.clock()
+            self._advance(index, now)
+            result = change(index, now) if change is not None else None
+            self._advance(index, now)
+            text = to_json(index)
+            if text != before:
+                self._write_index(text + "\n")
+            self.index = index
+            return result
+        finally:
+            self._lock(False)
+
+    def refresh(self):
+        """The index, with the jobs brought up to date."""
+        self.transaction()
+        return self.index
+
+    def _load_index(self):
+        import json
+        try:
+            index = json.loads(self._read_index())
+        except OSError:
+            return self._rebuild_index()
+        except ValueError:
+            return self._rebuild_index()
+        return index
+
+    def _rebuild_index(self):
+        """A spool without an index (made before there was one, or the index lost): one
+        reading of every record, then never again."""
+        import json
+        index = {"next": self._legacy_next_id(), "bytes": self.used_bytes(), "active": {},
+                 "free": 0, "seq": 0, "events": []}
+        for job_id in self._record_ids():
+            index["next"] = max(index["next"], job_id + 1)
+            try:
+                job = json.loads(self._read_record(job_id))
+            except (OSError, ValueError):
+                continue
+            if job["state"] in JOB_ACTIVE:
+                index["active"][str(job_id)] = self._entry(job)
+        return index
+
+    @staticmethod
+    def _entry(job):
+        """A job's line in the index: what scheduling needs."""
+        hold = job.get("release")
+        if hold is None and "hold-until" not in job and job.get("hold") and job["state"] == JOB_HELD:
+            hold = "indefinite"             # a record from before hold-until was kept
+        return {"state": job["state"], "user": job["user"], "priority": job.get("priority", 50),
+                "hold": hold,
+                "ready": job.get("ready"), "touched": job.get("updated", job["created"]),
+                "seconds": job.get("seconds", 0), "start": job.get("processing")
+                if job["state"] == JOB_PROCESSING else None}
+
+    def _advance(self, index, now):
+        """Every state change due by now, at the time it was due: timed holds released,
+        open jobs past multiple-operation-time-out closed, then the printer's queue run one
+        job after another.  Each job changes at most a few times: the loop is bounded."""
+        active = index["active"]
+        for key, entry in list(active.items()):
+            hold = entry["hold"]
+            if isinstance(hold, (int, float)) and hold <= now:
+                entry["hold"] = None
+                if entry["ready"] is not None:
+                    entry["ready"] = max(entry["ready"], hold)
+            if entry["ready"] is None and entry["touched"] + MULTIPLE_OPERATION_TIME_OUT <= now:
+                entry["ready"] = entry["touched"] + MULTIPLE_OPERATION_TIME_OUT
+            self._sync_state(index, key, entry, now)
+        for _ in range(2 * len(active) + 2):
+            running = [k for k, e in active.items() if e["start"] is not None]
+            if running:
+                entry = active[running[0]]
+                end = entry["start"] + entry["seconds"]
+                if end > now:
+                    break
+                index["free"] = end
+                self._finish_entry(index, running[0], end)
+                continue
+            ready = [(k, e) for k, e in active.items()
+                     if e["ready"] is not None and e["hold"] is None and e["state"] == JOB_PENDING]
+            if not ready:
+                break
+            start = max(index["free"], min(e["ready"] for k, e in ready))
+            if start > now:
+                break
+            key, entry = min(((k, e) for k, e in ready if e["ready"] <= start),
+                             key=lambda item: (-item[1]["priority"], int(item[0])))
+            entry["start"] = start
+            self._sync_state(index, key, entry, start)
+
+    def _sync_state(self, index, key, entry, when):
+        """Record the state the index entry implies, if the record says otherwise."""
+        if entry["state"] not in (JOB_PENDING, JOB_HELD, JOB_PROCESSING):
+            return
+        state = (JOB_PROCESSING if entry["start"] is not None
+                 else JOB_HELD if entry["hold"] is not None else JOB_PENDING)
+        if state == entry["state"]:
+            return
+        entry["state"] = state
+        changes = {"state": state, "reasons": JOB_REASONS[state]}
+        if state == JOB_PROCESSING:
+            changes["processing"] = when
+        self._change_record(index, int(key), changes, when)
+
+    def _finish_entry(self, index, key, when):
+        del index["active"][key]
+        self._change_record(index, int(key), {"state": JOB_COMPLETED,
+                                              "reasons": "job-completed-successfully",
+                                              "completed": when}, when)
+
+    def _change_record(self, index, job_id, changes, when):
+        import json
+        try:
+            job = json.loads(self._read_record(job_id))
+        except (OSError, ValueError):
+            return
+        job.update(changes)
+        self._event(index, job, when)
+        self._save(job, when)
+
+    def _event(self, index, job, when, kind=None):
+        """A job event for Get-Notifications: (sequence number, time, job id, state,
+        reasons, job name, event); those of the last IPPGET_EVENT_LIFE seconds are kept,
+        at most EVENTS_KEPT."""
+        index["seq"] += 1
+        kind = kind or ("job-completed" if job["state"] not in JOB_ACTIVE else "job-state-changed")
+        index["events"].append([index["seq"], when, job["job-id"], job["state"], job["reasons"],
+                                job["name"], kind])
+        events = index["events"]
+        old = next((n for n, e in enumerate(events) if e[1] > when - IPPGET_EVENT_LIFE), len(events))
+        del events[:max(old, len(events) - self.EVENTS_KEPT)]
+
+    # What the printer persona asks.
 
     def new_job(self, record):
-        import fcntl
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            counter = self._path("next-job-id")
-            try:
-                with open(counter) as file:
-                    job_id = int(file.read().strip() or 1)
-            except (OSError, ValueError):
-                job_id = 1
-            self._write_atomic(counter, "%d\n" % (job_id + 1))
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        held = record["hold"]
-        job = dict(record, **{"job-id": job_id, "state": JOB_HELD if held else JOB_PENDING,
-                              "reasons": "job-hold-until-specified" if held else "job-incoming",
-                              "created": self.clock(), "processing": None, "completed": None,
-                              "documents": []})
-        self.save(job)
-        return job
+        hold = record.get("hold-until") or ("indefinite" if record.get("hold") else "no-hold")
+
+        def change(index, now):
+            job_id = index["next"]
+            index["next"] = job_id + 1
+            release = hold_release_time(hold, now) if hold != "no-hold" else now
+            held = release is None or release > now
+            job = dict(record, **{"job-id": job_id, "state": JOB_HELD if held else JOB_PENDING,
+                                  "reasons": "job-hold-until-specified" if held else "job-incoming",
+                                  "created": now, "processing": None, "completed": None,
+                                  "documents": [], "ready": None, "seconds": 0, "pages": 0})
+            if held:
+                job["release"] = "indefinite" if release is None else release
+            self._event(index, job, now, "job-created")
+            self._save(job, now)
+            index["active"][str(job_id)] = self._entry(job)
+            return job
+        return self.transaction(change)
 
     def add_document(self, job, document_record, document, last):
         """Stream the document to its file; None when stored, else (IPP status, reason)
         when a limit stopped it (the job is then aborted and its record says why)."""
         number = len(job["documents"]) + 1
-        path = self._path("%d-%d.data" % (job["job-id"], number))
-        used = self.used_bytes()
-        limit = min(self.max_job_bytes - sum(d["bytes"] for d in job["documents"]),
-                    self.max_spool_bytes - used)
-        size, over = self._store(path, document, limit)
+        name = "%d-%d.data" % (job["job-id"], number)
+        used = self.refresh()["bytes"]
+        job_left = self.max_job_bytes - sum(d.get("decompressed-bytes", d["bytes"])
+                                            for d in job["documents"])
+        spool_left = self.max_spool_bytes - used
+        content = DocumentContent(document_record.get("compression"),
+                                  document_record.get("document-format"), job_left)
+        size, over = self._store(name, document, min(job_left, spool_left), content)
         digest = document.digest if document is not None else DocumentDigest()
-        job["documents"].append(dict(document_record, number=number, bytes=size,
-                                     file=None if over else os.path.basename(path),
-                                     sha256=None if over else digest.hexdigest()))
+        entry = dict(document_record, number=number, bytes=size, file=None if over else name,
+                     sha256=None if over else digest.hexdigest(), pages=content.pages.pages)
+        if content.compression:
+            entry.update({"decompressed-bytes": content.size,
+                          "decompressed-sha256": None if over else content.digest.hexdigest()})
         if over:
-            os.unlink(path)
-            reason = ("job over --max-job-bytes" if limit < self.max_spool_bytes - used
-                      else "spool over --max-spool-bytes")
-            self.set_state(job, JOB_ABORTED, "aborted-by-system", reason)
-            busy = reason.startswith("spool")
-            return ("server-error-busy" if busy else "client-error-request-entity-too-large"), reason
-        if last:
-            self.finish(job)
-        else:
-            self.save(job)
+            self._discard(name)
+            if content.error:
+                status, reason = "client-error-compression-error", content.error
+            elif content.size > job_left or spool_left >= job_left:
+                status, reason = "client-error-request-entity-too-large", "job over --max-job-bytes"
+            else:
+                status, reason = "server-error-busy", "spool over --max-spool-bytes"
+
+            def abort(job, line, now):
+                job["documents"].append(entry)
+                self._end_job(job, JOB_ABORTED, "aborted-by-system", now, reason)
+            self.update_job(job, abort)
+            return status, reason
+
+        def add(job, line, now):
+            job["documents"].append(entry)
+            self.index["bytes"] += size
+            self._estimate(job)
+            if last:
+                self._close(job, line, now)
+        self.update_job(job, add)
         return None
 
-    @staticmethod
-    def _store(path, document, limit):
-        """(bytes written, whether the limit stopped it)."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
-        size = 0
-        try:
-            for chunk in (document if document is not None else ()):
-                if size + len(chunk) > limit:
-                    return size, True
-                write_all(fd, chunk)
-                size += len(chunk)
-        finally:
-            os.close(fd)
-        return size, False
-
     def finish(self, job):
-        if job["state"] == JOB_PENDING:
-            now = self.clock()
-            job.update({"state": JOB_COMPLETED, "reasons": "job-completed-successfully",
-                        "processing": now, "completed": now})
-        self.save(job)
+        """Close-Job: no more documents; the job prints when its turn comes."""
+        self.update_job(job, self._close)
+
+    def _close(self, job, line, now):
+        if job["state"] not in JOB_ACTIVE or line is None or line["ready"] is not None:
+            return
+        job["ready"] = now
+        if job["state"] == JOB_PENDING and job["reasons"] == "job-incoming":
+            job["reasons"] = "none"
+
+    def _estimate(self, job):
+        """Pages (the documents' estimates, number-up applied) and seconds to print them."""
+        up = max(1, job.get("number-up", 1))
+        ranges = job.get("page-ranges")
+
+        def printed(pages):
+            if ranges:
+                pages = sum(max(0, min(high, pages) - low + 1) for low, high in ranges)
+            return -(-pages // up)
+        job["pages"] = sum(printed(d.get("pages", 1)) for d in job["documents"])
+        sheets = (job["pages"] + job.get("banner-pages", 0)) * max(1, job.get("copies", 1))
+        job["seconds"] = sheets * 60.0 / self.pages_per_minute if self.pages_per_minute else 0
 
     def set_state(self, job, state, reasons, note=None):
-        job.update({"state": state, "reasons": reasons, "completed": self.clock()})
+        """Cancel (or abort) a job that has not finished."""
+        self.update_job(job, lambda job, line, now: self._end_job(job, state, reasons, now, note))
+
+    def _end_job(self, job, state, reasons, now, note=None):
+        job.update({"state": state, "reasons": reasons, "completed": now})
         if note:
             job["note"] = note
-        self.save(job)
+        line = self.index["active"].pop(str(job["job-id"]), None)
+        if line is not None and line["start"] is not None:
+            self.index["free"] = now            # the printer stops printing it now
+
+    def update_job(self, job, change):
+        """change(job, index line or None, now) on the job's current record, under the lock;
+        the job dict is updated in place to what was saved."""
+        def run(index, now):
+            self.index = index
+            current = self._load_record(job["job-id"]) or job
+            line = index["active"].get(str(job["job-id"]))
+            before = (current["state"], current["reasons"])
+            result = change(current, line, now)
+            self._save(current, now)
+            if line is not None and str(job["job-id"]) in index["active"]:
+                line.update({k: v for k, v in self._entry(current).items() if k != "start"})
+            if (current["state"], current["reasons"]) != before:
+                self._event(index, current, now)
+            job.clear()
+            job.update(current)
+            return result
+        result = self.transaction(run)
+        fresh = self._load_record(job["job-id"])
+        if fresh is not None:
+            job.clear()
+            job.update(fresh)
+        return result
 
     def save(self, job):
-        job["updated"] = self.clock()
-        self._write_atomic(self._path("%d.json" % job["job-id"]), to_json(job) + "\n")
+        self._save(job, self.clock())
+
+    def _save(self, job, now):
+        job["updated"] = now
+        self._write_record(job["job-id"], to_json(job) + "\n")
 
     def load(self, job_id):
-        import json
+        """A job's record as it is now (jobs brought up to date first); None if none."""
         if not isinstance(job_id, int) or job_id < 1:
             return None
+        self.refresh()
+        return self._load_record(job_id)
+
+    def _load_record(self, job_id):
+        import json
         try:
-            with open(self._path("%d.json" % job_id)) as file:
-                job = json.load(file)
+            return json.loads(self._read_record(job_id))
         except (OSError, ValueError):
             return None
-        if job["state"] == JOB_PENDING and self.clock() - job.get("updated", job["created"]) > \
-                MULTIPLE_OPERATION_TIME_OUT:
-            self.finish(job)        # multiple-operation-time-out-action: process-job
-        return job
 
-    def jobs(self):
-        ids = sorted(int(name[:-5]) for name in os.listdir(self.directory)
-                     if name.endswith(".json") and name[:-5].isdigit())
-        return [job for job in map(self.load, ids) if job is not None]
+    def jobs(self, ids=None):
+        """Records in the order of ids (default: every job), read one at a time as asked."""
+        if ids is None:
+            ids = self._record_ids()
+        return (job for job in map(self._load_record, ids) if job is not None)
+
+    # Storage: the disk.
+
+    def _path(self, name):
+        return os.path.join(self.directory, name)
+
+    def _lock(self, take):
+        import fcntl
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX if take else fcntl.LOCK_UN)
+
+    def _read_index(self):
+        with open(self._path("index")) as file:
+            return file.read()
+
+    def _write_index(self, text):
+        self._write_atomic(self._path("index"), text)
+
+    def _legacy_next_id(self):
+        """The counter file spools had before the index (or 1)."""
+        try:
+            with open(self._path("next-job-id")) as file:
+                return int(file.read().strip() or 1)
+        except (OSError, ValueError):
+            return 1
+
+    def _store(self, name, document, limit, content):
+        """(bytes written as received, whether a limit or bad compressed data stopped it)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self._path(name), flags, 0o640)
+        try:
+            return store_chunks(document, limit, content, lambda chunk: write_all(fd, chunk))
+        finally:
+            os.close(fd)
+
+    def _discard(self, name):
+        os.unlink(self._path(name))
+
+    def _write_record(self, job_id, text):
+        self._write_atomic(self._path("%d.json" % job_id), text)
+
+    def _read_record(self, job_id):
+        with open(self._path("%d.json" % job_id)) as file:
+            return file.read()
+
+    def _record_ids(self):
+        return sorted(int(name[:-5]) for name in os.listdir(self.directory)
+                      if name.endswith(".json") and name[:-5].isdigit())
 
     def used_bytes(self):
         total = 0
@@ -2166,7 +3028,256 @@ class Spool:
         os.replace(temporary, path)
 
 
+class MemorySpool(Spool):
+    """The same jobs kept in memory, documents counted and hashed but stored nowhere:
+    --decode shows what the printer would answer and writes nothing but stdout."""
+
+    def __init__(self, max_job_bytes, max_spool_bytes, clock=time.time,
+                 pages_per_minute=DEFAULT_PAGES_PER_MINUTE):
+        self.directory = None
+        self.max_job_bytes = max_job_bytes
+        self.max_spool_bytes = max_spool_bytes
+        self.clock = clock
+        self.pages_per_minute = pages_per_minute
+        self.index = None
+        self.created = clock()
+        self._records = {}
+        self._sizes = {}
+        self._index_text = None
+
+    def _lock(self, take):
+        pass
+
+    def _read_index(self):
+        if self._index_text is None:
+            raise OSError("no index yet")
+        return self._index_text
+
+    def _write_index(self, text):
+        self._index_text = text
+
+    def _legacy_next_id(self):
+        return 1
+
+    def _store(self, name, document, limit, content):
+        size, over = store_chunks(document, limit, content, lambda chunk: None)
+        self._sizes[name] = size
+        return size, over
+
+    def _discard(self, name):
+        self._sizes.pop(name, None)
+
+    def _write_record(self, job_id, text):
+        self._records[job_id] = text
+
+    def _read_record(self, job_id):
+        if job_id not in self._records:
+            raise OSError("no job %d" % job_id)
+        return self._records[job_id]
+
+    def _record_ids(self):
+        return sorted(self._records)
+
+    def used_bytes(self):
+        return sum(self._sizes.values())
+
+
+class UnavailablePersona(Persona):
+    """Stands in for a persona that could not start (its spool unusable, say): every IPP
+    request is answered server-error-service-unavailable with the reason, which the record
+    keeps, rather than a misleading "printer does not exist"."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def answer(self, request, document):
+        raise IppError("server-error-service-unavailable", self.reason)
+
+
 PERSONAS = {"empty": EmptyPersona, "printer": PrinterPersona}
+
+
+# ── The UDP half: cups-browsed's browse packets, recorded and never acted on ────────────
+
+# cups_ptype_t bits (CUPS cups.h) and printer-state values, as a browse packet carries them.
+PRINTER_TYPE_BITS = (
+    "class", "remote", "bw", "color", "duplex", "staple", "copies", "collate", "punch", "cover",
+    "bind", "sort", "small", "medium", "large", "variable", "implicit", "default", "fax",
+    "rejecting", "delete", "not-shared", "authenticated", "commands", "discovered", "scanner",
+    "mfp", "3d")
+PRINTER_STATES = {3: "idle", 4: "processing", 5: "stopped"}
+MAX_DATAGRAM_RECORDED = 2048         # cups-browsed reads 2047 bytes; longer ones are cut here
+IPP_SCHEMES = ("ipp", "ipps")
+# RFC 1918, shared address space (RFC 6598), link-local, unique local: inside someone's network
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                    "169.254.0.0/16", "fc00::/7", "fe80::/10")
+
+
+class BrowsePacket:
+    """What one datagram says, read as cups-browsed reads it: sscanf("%x%x%1023s") for type,
+    state and URI, then quoted location, info and make-and-model, then key=value options.
+    problem says why it is not a browse packet; the raw bytes are always kept."""
+
+    def __init__(self, data, size):
+        self.data, self.size = data, size
+        self.type = self.state = self.uri = self.problem = None
+        self.quoted, self.options, self.rest = [], {}, ""
+
+
+def parse_browse_packet(data, size=None):
+    """A BrowsePacket from the bytes of a datagram (data may be cut; size is its length)."""
+    packet = BrowsePacket(data, len(data) if size is None else size)
+    words = _browse_words(data.decode("latin-1"))
+    try:
+        packet.type, packet.state = int(words[0], 16), int(words[1], 16)
+        packet.uri = words[2]
+    except (IndexError, ValueError):
+        packet.problem = "not a browse packet: wants hex type, hex state and a URI"
+        return packet
+    rest = words[3:]
+    while rest and rest[0].startswith('"') and len(packet.quoted) < 3:
+        word = rest.pop(0)
+        packet.quoted.append(word[1:-1] if len(word) > 1 and word.endswith('"') else word[1:])
+    for word in rest:
+        key, equals, value = word.partition("=")
+        if not equals or not key:
+            packet.rest = " ".join(rest[rest.index(word):])
+            break
+        packet.options[key] = value
+    return packet
+
+
+def _browse_words(text):
+    """Whitespace-separated words; a word starting with a quote runs to the next quote."""
+    words, position = [], 0
+    while True:
+        while position < len(text) and text[position] in " \t\r\n\v\f":
+            position += 1
+        if position >= len(text):
+            return words
+        if text[position] == '"':
+            end = text.find('"', position + 1)
+            end = len(text) if end < 0 else end + 1
+        else:
+            end = position
+            while end < len(text) and text[end] not in " \t\r\n\v\f":
+                end += 1
+        words.append(text[position:end])
+        position = end
+
+
+def split_uri(uri):
+    """scheme, host, port and path of scheme://host:port/path, as far as they are there."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return {"scheme": None, "host": None, "port": None, "path": uri}
+    authority, slash, path = rest.partition("/")
+    authority = authority.rpartition("@")[2]
+    if authority.startswith("["):
+        host, _, port = authority[1:].partition("]")
+        port = port[1:] if port.startswith(":") else ""
+    else:
+        host, _, port = authority.partition(":")
+    return {"scheme": scheme.lower(), "host": host, "port": int(port) if port.isdigit() else None,
+            "path": slash + path}
+
+
+def uri_flags(parts, source_host):
+    """What a sensor's owner wants to see at once about an advertised URI: it aims elsewhere
+    than the sender (reflection, a third party), at a private or loopback address, or is
+    not IPP at all.  Nothing is resolved: a host name is compared as written."""
+    import ipaddress
+    flags = []
+    host = parts["host"]
+    if parts["scheme"] not in IPP_SCHEMES:
+        flags.append("non-ipp-scheme")
+    if not host:
+        return flags
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        address = None
+        if host.lower().rstrip(".") == "localhost":
+            flags.append("loopback-target")
+    if address is not None and getattr(address, "ipv4_mapped", None):
+        address = address.ipv4_mapped
+    if address is not None and address.is_loopback:
+        flags.append("loopback-target")
+    elif address is not None and any(address in ipaddress.ip_network(net) for net in PRIVATE_NETWORKS
+                                     if ipaddress.ip_network(net).version == address.version):
+        flags.append("private-target")
+    if host.lower() != source_host.lower() and (address is None or str(address) != source_host):
+        flags.append("callback-elsewhere")
+    return flags
+
+
+def plain_packet(packet, source_host):
+    """The udp part of a record: the packet decoded, or what it is when it does not decode."""
+    text = escape(packet.data, MAX_DATAGRAM_RECORDED)
+    plain = {"bytes": packet.size, "cut": packet.size > len(packet.data), "packet": text,
+             "problem": packet.problem}
+    if packet.problem is not None:
+        return plain
+    parts = split_uri(packet.uri)
+    bits = [name for bit, name in enumerate(PRINTER_TYPE_BITS) if packet.type >> bit & 1]
+    quoted = packet.quoted + [None] * (3 - len(packet.quoted))
+    plain.update({
+        "type": {"value": "0x%x" % packet.type, "bits": bits or ["local"]},
+        "state": {"value": packet.state, "name": PRINTER_STATES.get(packet.state, "unknown")},
+        "uri": dict(parts, text=escape(packet.uri)),
+        "location": escape(quoted[0]) if quoted[0] is not None else None,
+        "info": escape(quoted[1]) if quoted[1] is not None else None,
+        "make_and_model": escape(quoted[2]) if quoted[2] is not None else None,
+        "options": {escape(k, 64): escape(v) for k, v in packet.options.items()},
+        "rest": escape(packet.rest) if packet.rest else None,
+        "flags": uri_flags(parts, source_host),
+    })
+    plain["uri"]["host"] = escape(parts["host"]) if parts["host"] is not None else None
+    plain["uri"]["path"] = escape(parts["path"])
+    plain["uri"]["scheme"] = escape(parts["scheme"]) if parts["scheme"] is not None else None
+    return plain
+
+
+class FloodGate:
+    """One source's datagrams beyond the first few are counted, not recorded one by one:
+    a summary goes out every SUMMARY_EVERY datagrams or SUMMARY_SECONDS, and at the end."""
+
+    FULL_RECORDS = 20
+    SUMMARY_EVERY = 1000
+    SUMMARY_SECONDS = 10.0
+
+    def __init__(self):
+        self.sources = {}            # host -> [recorded, counted, bytes, first, last]
+
+    def admit(self, host, size, now):
+        """True when this datagram gets its own record; else it is counted."""
+        entry = self.sources.setdefault(host, [0, 0, 0, now, now])
+        if entry[0] < self.FULL_RECORDS:
+            entry[0] += 1
+            return True
+        entry[1] += 1
+        entry[2] += size
+        entry[4] = now
+        return False
+
+    def due(self, now, final=False):
+        """(host, count, bytes, first, last) for every summary that should go out now."""
+        for host, entry in self.sources.items():
+            if entry[1] and (final or entry[1] >= self.SUMMARY_EVERY
+                             or now - entry[3] >= self.SUMMARY_SECONDS):
+                yield host, entry[1], entry[2], entry[3], entry[4]
+                entry[1:] = [0, 0, now, now]
+
+
+def plain_datagram(time, peer, pid, seq, udp):
+    """A UDP record: who sent it, when, and the udp part (a packet, or a flood summary)."""
+    return {"time": rfc3339(time), "peer": peer, "pid": pid, "seq": seq, "transport": "udp",
+            "udp": udp}
+
+
+def plain_flood(count, size, first, last):
+    return {"flood": {"datagrams": count, "bytes": size, "first": rfc3339(first),
+                      "last": rfc3339(last)}}
 
 
 # ── Records: one value per request, rendered as plain data, then by a log format ─────────
@@ -2315,6 +3426,8 @@ def plain_connection(connection):
 
 def summary(plain):
     """One line for syslog and the text format: what was asked and what it got."""
+    if plain.get("transport") == "udp":
+        return "%s udp %s" % (plain["peer"], _udp_summary(plain["udp"]))
     ipp = plain["ipp"] or {}
     response = plain["response"]
     parts = [plain["peer"], plain["request"] or "-"]
@@ -2330,6 +3443,15 @@ def summary(plain):
     return " ".join(str(p) for p in parts)
 
 
+def _udp_summary(udp):
+    if "flood" in udp:
+        return "flood of %d datagrams" % udp["flood"]["datagrams"]
+    if udp["problem"]:
+        return "%d bytes, %s" % (udp["bytes"], udp["problem"])
+    return "browse %s %s%s" % (udp["uri"]["text"], udp["state"]["name"],
+                               " flags=" + ",".join(udp["flags"]) if udp["flags"] else "")
+
+
 class LogFormat:
     """One log format: the text written as each request is answered (exchange) and when the
     connection ends (connection), and the line syslog gets.  One instance per connection."""
@@ -2338,6 +3460,10 @@ class LogFormat:
         return ""
 
     def connection(self, connection):
+        return ""
+
+    def datagram(self, plain):
+        """What one UDP record (a browse packet or a flood summary) writes."""
         return ""
 
     def syslog_line(self, plain):
@@ -2354,18 +3480,28 @@ class JsonFormat(LogFormat):
     def connection(self, connection):
         return to_json(plain_connection(connection)) + "\n" if connection.needs_own_record else ""
 
+    def datagram(self, plain):
+        return to_json(plain) + "\n"
+
     def syslog_line(self, plain):
         return to_json(plain)
 
 
 class ClassicFormat(LogFormat):
-    """The original logger's three lines: Connection, the date, the first request line."""
+    """The original logger's three lines: Connection, the date, the first request line
+    (for a datagram: Datagram, the date, the packet's first line)."""
 
     def connection(self, connection):
         lines = ["Connection", c_locale_date(connection.time)]
         if connection.first_line is not None:
             lines.append(escape(connection.first_line, MAX_REQUEST_LINE))
         return "\n".join(lines) + "\n"
+
+    def datagram(self, plain):
+        udp = plain["udp"]
+        first = udp.get("packet", "").split("\\n", 1)[0] if "flood" not in udp else \
+            "flood: %d datagrams" % udp["flood"]["datagrams"]
+        return "Datagram\n%s\n%s\n" % (plain["time"], first)
 
 
 class TextFormat(ClassicFormat):
@@ -2379,12 +3515,39 @@ class TextFormat(ClassicFormat):
         self.requests.append(_text_request(plain))
         return ""
 
+    def datagram(self, plain):
+        return "Datagram\n" + "".join("  %s\n" % line for line in _text_datagram(plain))
+
     def connection(self, connection):
         text = super().connection(connection) + "  peer %s pid %d\n" % (connection.peer, connection.pid)
         text += "".join(self.requests)
         if connection.error or not connection.exchanges:
             text += "  connection: %s\n" % escape(connection.error or "no request")
         return text
+
+
+def _text_datagram(plain):
+    udp = plain["udp"]
+    lines = ["udp from %s at %s, pid %d, seq %d" % (plain["peer"], plain["time"], plain["pid"], plain["seq"])]
+    if "flood" in udp:
+        flood = udp["flood"]
+        return lines + ["flood: %d more datagrams, %d bytes, %s to %s (not recorded one by one)"
+                        % (flood["datagrams"], flood["bytes"], flood["first"], flood["last"])]
+    lines.append("packet: %d bytes%s: '%s'" % (udp["bytes"], " (cut)" if udp["cut"] else "", udp["packet"]))
+    if udp["problem"]:
+        return lines + [udp["problem"]]
+    uri = udp["uri"]
+    lines.append("browse: type %s (%s), state %s (%s)" % (
+        udp["type"]["value"], ", ".join(udp["type"]["bits"]), udp["state"]["value"], udp["state"]["name"]))
+    lines.append("uri: %s (scheme %s, host %s, port %s, path %s)" % (
+        uri["text"], uri["scheme"] or "-", uri["host"] or "-", uri["port"] or "-", uri["path"]))
+    for key in ("location", "info", "make_and_model", "rest"):
+        if udp[key] is not None:
+            lines.append("%s: '%s'" % (key.replace("_", "-"), udp[key]))
+    lines.extend("option %s = '%s'" % item for item in udp["options"].items())
+    if udp["flags"]:
+        lines.append("flags: %s" % ", ".join(udp["flags"]))
+    return lines
 
 
 def _text_value(plain):
@@ -2486,6 +3649,11 @@ class Recorder:
             _syslog(6, self.format.syslog_line(plain))
         self._write(self.format.exchange(connection, plain))
         exchange.ipp = None     # keep the rendered record, not the message: memory stays flat
+
+    def datagram_done(self, plain):
+        if self.use_syslog:
+            _syslog(6, self.format.syslog_line(plain))
+        self._write(self.format.datagram(plain))
 
     def connection_done(self, connection):
         if self.use_syslog and connection.needs_own_record:
@@ -2675,8 +3843,8 @@ def _check_request_head(head, config):
     if framing[0] == "length" and framing[1] > config.max_body_bytes:
         raise HttpError(413, "Content-Length %d over the %d byte limit"
                         % (framing[1], config.max_body_bytes))
-    if head.version != "HTTP/1.0" and head.header("Host") is None:
-        raise HttpError(400, "HTTP/1.1 request without Host")
+    if not head.header("Host"):         # cupsd's valid_host() refuses an empty Host, any version
+        raise HttpError(400, "request without Host")
     path = _target_path(head.target)
     problem = config.persona.path_problem(path) if head.method != "OPTIONS" else None
     if problem is not None:
@@ -2790,6 +3958,40 @@ def _answer_internal_error(send, exchange, config):
             pass
 
 
+def serve_datagrams(receive, recorder, idle_timeout, lifetime, pid=0, clock=time.monotonic,
+                    wall=time.time):
+    """Record every datagram receive() brings until none came for idle_timeout or lifetime is
+    over; a flood from one source is summarised.  Nothing is ever sent.  receive(timeout)
+    gives (bytes, length, host, port) or None."""
+    gate = FloodGate()
+    end = clock() + lifetime
+    seq = 0
+    try:
+        while True:
+            timeout = min(idle_timeout, end - clock())
+            got = receive(timeout) if timeout > 0 else None
+            if got is None:
+                return seq
+            data, size, host, port = got
+            seq += 1
+            if gate.admit(host, size, clock()):
+                udp = plain_packet(parse_browse_packet(data, size), host)
+                recorder.datagram_done(plain_datagram(wall(), peer_text(host, str(port)), pid, seq, udp))
+            _summaries(gate.due(clock()), recorder, pid, seq, clock, wall)
+    except (Terminated, KeyboardInterrupt):
+        return seq
+    finally:
+        _summaries(gate.due(clock(), final=True), recorder, pid, seq, clock, wall)
+
+
+def _summaries(due, recorder, pid, seq, clock, wall):
+    """Flood summaries as records; their times are on the wall clock like every record's."""
+    offset = wall() - clock()
+    for host, count, size, first, last in due:
+        recorder.datagram_done(plain_datagram(wall(), peer_text(host), pid, seq,
+                                              plain_flood(count, size, first + offset, last + offset)))
+
+
 def _note(connection, exchange, text):
     if exchange.head is not None and exchange.head.line:
         exchange.error = exchange.error or text
@@ -2804,14 +4006,14 @@ class UsageError(Exception):
     pass
 
 
-def _positive_number(kind):
+def _positive_number(kind, zero=False):
     def convert(text):
         try:
             value = kind(text)
         except ValueError:
             raise UsageError("not a number: %r" % text) from None
-        if not value > 0:
-            raise UsageError("must be more than 0: %r" % text)
+        if not (value >= 0 if zero else value > 0):
+            raise UsageError("must be %s 0: %r" % ("at least" if zero else "more than", text))
         return value
     return convert
 
@@ -2850,6 +4052,9 @@ OPTIONS = (
      "a larger job is aborted: client-error-request-entity-too-large"),
     (("--max-spool-bytes",), "N", _positive_number(int), DEFAULT_MAX_SPOOL_BYTES,
      "a fuller spool refuses documents: server-error-busy"),
+    (("--pages-per-minute",), "N", _positive_number(int, zero=True), DEFAULT_PAGES_PER_MINUTE,
+     "how fast the printer persona prints (its pages-per-minute): a job is pending, then "
+     "processing for its pages' time, then completed; 0 = completed the moment it arrives"),
     (("--idle-timeout",), "SEC", _positive_number(float), DEFAULT_IDLE_TIMEOUT,
      "end the connection after SEC seconds with no byte"),
     (("--header-timeout",), "SEC", _positive_number(float), DEFAULT_HEADER_TIMEOUT,
@@ -2858,6 +4063,11 @@ OPTIONS = (
      "request head limit, answered with 431"),
     (("--max-body-bytes",), "N", _positive_number(int), DEFAULT_MAX_BODY_BYTES,
      "request body limit, answered with 413"),
+    (("--udp",), None, None, False, "serve fd 0 as the UDP 631 browse-packet sensor: record every "
+     "datagram, answer none (automatic when fd 0 is a datagram socket)"),
+    (("--udp-lifetime",), "SEC", _positive_number(float), DEFAULT_UDP_LIFETIME,
+     "the UDP sensor exits after this long even under a steady trickle (and after --idle-timeout "
+     "without a datagram); xinetd or systemd start it again"),
     (("--decode",), "FILE", str, None,
      "read a captured client byte stream, print its records, answer nothing"),
     (("-h", "--help"), None, None, False, "show this help and exit"),
@@ -2925,15 +4135,51 @@ def _is_socket(fd):
         return False
 
 
+def _stderr_is_client():
+    """Whether fd 2 is the client's socket: the very socket fd 0 is (xinetd and systemd's
+    StandardError=socket hand over one socket three times), or a TCP connection.  A journal
+    stream or a terminal is not, and keeps what fakecups says there."""
+    try:
+        error, data = os.fstat(2), os.fstat(0)
+    except OSError:
+        return False
+    if error.st_mode & 0o170000 != 0o140000:
+        return False
+    if (error.st_dev, error.st_ino) == (data.st_dev, data.st_ino):
+        return True
+    import _socket
+    sock = _socket.socket(fileno=2)
+    try:
+        return sock.family in (_socket.AF_INET, _socket.AF_INET6) and bool(sock.getpeername())
+    except OSError:
+        return False
+    finally:
+        sock.detach()
+
+
 def _silence_stderr():
-    """Under inetd fd 2 is the client's socket: point it at /dev/null so that nothing,
-    not even the interpreter's own last words, can reach the client."""
-    if _is_socket(2):
+    """When fd 2 is the client's socket, point it at /dev/null so that nothing, not even the
+    interpreter's own last words, can reach the client; True when it did."""
+    global _stderr_open
+    if _stderr_is_client():
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 2)
         os.close(null)
         return True
+    _stderr_open = True
     return False
+
+
+_stderr_open = False     # until main() has looked at fd 2, nothing is said there
+
+
+def say(text):
+    """Tell whoever runs fakecups what failed: on stderr unless it is the client's socket."""
+    if _stderr_open:
+        try:
+            os.write(2, ("fakecups: %s\n" % text).encode("utf-8", "backslashreplace"))
+        except OSError:
+            pass
 
 
 def socket_peer(fd):
@@ -2950,8 +4196,7 @@ def socket_peer(fd):
                 sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             except OSError:
                 pass
-            host, port = address[0], address[1]
-            return ("[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)), True
+            return peer_text(address[0], str(address[1])), True
         return ("unix:%s" % address if address else "unix"), False
     except OSError:
         return None, False
@@ -2965,8 +4210,16 @@ def environ_peer(environ):
     port = environ.get("REMOTE_PORT") or environ.get("TCPREMOTEPORT")
     if not host:
         return "-"
-    host = escape(host, 64)
-    return ("[%s]" % host if ":" in host else host) + (":%s" % escape(port, 8) if port else "")
+    return peer_text(escape(host, 64), escape(port, 8) if port else None)
+
+
+def peer_text(host, port=None):
+    """host:port, [v6]:port; an IPv4-mapped IPv6 address (a dual-stack listener's IPv4 peer)
+    is written as the plain IPv4 address, so one grep finds a client however it came."""
+    if host.lower().startswith("::ffff:") and host.count(".") == 3:
+        host = host[7:]
+    text = "[%s]" % host if ":" in host else host
+    return text + ":" + port if port else text
 
 
 def log_path(options, environ):
@@ -2991,6 +4244,8 @@ def open_recorder(options, environ, stderr_is_socket):
             fd = open_log(path)
         except OSError as error:
             problem = "cannot open log %s: %s" % (path, error.strerror or error)
+    if problem is not None:
+        say(problem)
     return Recorder(options.format, fd, path, options.syslog, problem)
 
 
@@ -3055,10 +4310,25 @@ def linger(seconds=2.0, limit=1 << 20):
         sock.detach()
 
 
-def config_from(options, environ, local_peer=True):
-    persona = PERSONAS[options.persona].from_options(options, environ)
+def config_from(options, environ, local_peer=True, decoding=False):
+    """The connection's settings; a persona that cannot start serves as UnavailablePersona."""
+    persona_class = PERSONAS[options.persona]
+    try:
+        persona = (persona_class.for_decoding(options) if decoding
+                   else persona_class.from_options(options, environ))
+    except OSError as error:
+        reason = "the %s persona cannot start: %s" % (options.persona, os_error_text(error))
+        say(reason)
+        _syslog(3, reason)
+        persona = UnavailablePersona(reason)
     return Config(persona, options.idle_timeout, options.header_timeout,
                   options.max_header_bytes, options.max_body_bytes, local_peer=local_peer)
+
+
+def os_error_text(error):
+    """"Permission denied: /var/spool/fakecups/lock": the reason and the path it concerns."""
+    text = error.strerror or str(error)
+    return "%s: %s" % (text, error.filename) if error.filename else text
 
 
 def is_loopback(peer):
@@ -3080,20 +4350,12 @@ def serve_stdio(options, environ, stderr_is_socket):
         peer, _ = socket_peer(0)
         connection.peer = peer or environ_peer(environ)
         recorder = open_recorder(options, environ, stderr_is_socket)
-        try:
-            drop_privileges(options.user, PERSONAS[options.persona].modules)
-        except (OSError, KeyError) as error:
-            connection.error = "not serving: cannot run as %r: %s" % (options.user, error)
-            recorder.connection_done(connection)
-            _syslog(3, connection.error)
-            return 1
-        reader = stdio_reader(options.idle_timeout)
-        config = config_from(options, environ, is_loopback(connection.peer))
-    except OSError as error:                # e.g. a spool the user cannot write
-        connection.error = "not serving: %s" % error
-        recorder.connection_done(connection)
-        _syslog(3, connection.error)
-        return 1
+        problem = become_service_user(options, environ)
+        if problem is None:
+            reader = stdio_reader(options.idle_timeout)
+            config = config_from(options, environ, is_loopback(connection.peer))
+    except OSError as error:
+        problem = "not serving: %s" % os_error_text(error)
     except (Terminated, KeyboardInterrupt):
         connection.error = "terminated by signal before serving"
         if recorder is not None:
@@ -3101,6 +4363,12 @@ def serve_stdio(options, environ, stderr_is_socket):
         else:
             _syslog(6, connection.error)
         return 0
+    if problem is not None:
+        connection.error = problem
+        recorder.connection_done(connection)
+        _syslog(3, problem)
+        say(problem)
+        return 1
     serve_connection(reader, lambda data: write_all(1, data), connection, config, recorder)
     last = connection.exchanges[-1] if connection.exchanges else None
     if last is not None and (last.http_status or 0) >= 400 and not reader.eof:
@@ -3111,16 +4379,90 @@ def serve_stdio(options, environ, stderr_is_socket):
     return 0
 
 
+def become_service_user(options, environ):
+    """As root: let the persona prepare what the service user needs, then become that user.
+    None when done, else why fakecups must not serve."""
+    persona_class = PERSONAS[options.persona]
+    try:
+        if os.geteuid() == 0:
+            persona_class.prepare(options, environ, options.user)
+    except (OSError, KeyError) as error:
+        say("cannot prepare for %r: %s" % (options.user, os_error_text(error)
+                                           if isinstance(error, OSError) else error))
+    try:
+        drop_privileges(options.user, persona_class.modules)
+    except (OSError, KeyError) as error:
+        return "not serving: cannot run as %r: %s" % (
+            options.user, error.args[0] if isinstance(error, KeyError) else os_error_text(error))
+    return None
+
+
+def datagram_receiver(fd):
+    """receive(timeout) over the bound datagram socket on fd: up to MAX_DATAGRAM_RECORDED
+    bytes of the next datagram with its real length (MSG_TRUNC), or None after timeout."""
+    import _socket
+    import select
+    sock = _socket.socket(fileno=fd)
+    buffer = bytearray(MAX_DATAGRAM_RECORDED)
+
+    def receive(timeout):
+        if not select.select([fd], [], [], timeout)[0]:
+            return None
+        size, address = sock.recvfrom_into(buffer, len(buffer), _socket.MSG_TRUNC)
+        host = address[0] if isinstance(address, tuple) else "unix"
+        if host.lower().startswith("::ffff:") and host.count(".") == 3:
+            host = host[7:]
+        port = address[1] if isinstance(address, tuple) else 0
+        return bytes(buffer[:min(size, len(buffer))]), size, host, port
+    return receive
+
+
+def is_datagram_socket(fd):
+    if not _is_socket(fd):
+        return False
+    import _socket
+    sock = _socket.socket(fileno=fd)
+    try:
+        return sock.type == _socket.SOCK_DGRAM
+    finally:
+        sock.detach()
+
+
+def serve_udp(options, environ, stderr_is_socket):
+    """The UDP half: fd 0 is the bound datagram socket xinetd (wait = yes) or systemd
+    (ListenDatagram=) hands over; every datagram is recorded until idle, none answered."""
+    install_signal_handlers()
+    recorder = None
+    try:
+        recorder = open_recorder(options, environ, stderr_is_socket)
+        drop_privileges(options.user, ("ipaddress",))
+        receive = datagram_receiver(0)
+    except (OSError, KeyError) as error:
+        problem = "not serving udp: %s" % (os_error_text(error) if isinstance(error, OSError) else error)
+        _syslog(3, problem)
+        say(problem)
+        return 1
+    except (Terminated, KeyboardInterrupt):
+        return 0
+    serve_datagrams(receive, recorder, options.idle_timeout, options.udp_lifetime, os.getpid())
+    return 0
+
+
 def decode_file(options):
-    """--decode: run a captured client stream through the same code, print the records."""
-    with open(options.decode, "rb") as capture:
-        data = capture.read()
+    """--decode: run a captured client stream through the same code, print the records;
+    nothing is written anywhere but stdout (the printer's spool is kept in memory)."""
+    try:
+        with open(options.decode, "rb") as capture:
+            data = capture.read()
+    except OSError as error:
+        say("cannot read %s: %s" % (options.decode, error.strerror or error))
+        return 1
     stream = [data]
     reader = ByteReader(lambda size: stream.pop() if stream else b"", None, options.idle_timeout)
     connection = ConnectionRecord(time.time(), "-", os.getpid())
     recorder = Recorder(options.format, 1, "stdout")
-    serve_connection(reader, lambda data: None, connection, config_from(options, os.environ),
-                     recorder)
+    serve_connection(reader, lambda data: None, connection,
+                     config_from(options, os.environ, decoding=True), recorder)
     return 0
 
 
@@ -3141,6 +4483,8 @@ def main(argv=None, environ=None):
             return 0
         if options.decode is not None:
             return decode_file(options)
+        if options.udp or is_datagram_socket(0):
+            return serve_udp(options, environ, stderr_is_socket)
         return serve_stdio(options, environ, stderr_is_socket)
     except BaseException as error:          # the last guard: no traceback, ever, on the socket
         try:

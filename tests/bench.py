@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark for fakecups.py (not a unit test: `python -m tests` does not collect it).
 
-    python3 tests/bench.py [--quick] [--only 1,2,3,4] [--runs N] [--what-if]
+    python3 tests/bench.py [--quick] [--only 1,2,3,4,5|floor,6] [--runs N] [--floor-runs N] [--what-if]
+                           [--spool-jobs N]
 
 Parts, each skipped with a message when its tool is missing:
   1. start-up: CPU (user+sys of the child, from os.wait4) and wall time per connection for the
@@ -12,6 +13,19 @@ Parts, each skipped with a message when its tool is missing:
   3. a 256 MiB (--quick 32 MiB) chunked Print-Job streamed through a pipe: fakecups wall, CPU and
      peak RSS against sha256sum of the same bytes streamed the same way.
   4. connections per second under a real xinetd, two client threads sending lpstat-v's bytes.
+  5. (`--only floor`) fakecups against the floor, the least a per-connection Python server can do
+     for the captured lpstat -v connection (cupsd's captured answers, written by this benchmark,
+     run by the same `#!python3 -IS` launcher): CPU per connection on the captured requests (stdin
+     a file, and a TCP connection) and `lpstat -v` wall time behind systemd-socket-activate, side
+     by side, 21 interleaved runs each (as nobody when root, like the installed service; see
+     --as-user); ratios against the targets (CPU ≤ 1.10×, wall ≤ 1.05×); `-X importtime` of both
+     launchers; the .pyc's unmarshal, the module body's costliest statements and how much of the
+     .pyc is code lpstat -v never runs.
+  6. (`--only 6`) the printer persona's spool at scale (issue 11): Print-Job, Get-Printer-Attributes
+     and Get-Jobs with limit, one connection each on stdin (the installed launcher, CPU and wall),
+     against a spool of 100,000 finished jobs (--spool-jobs N) and an empty one, interleaved;
+     target ≤ 1.5× the empty spool's time.  The big spool is written directly (records of
+     ~500 bytes, no documents: about 400 MiB of 4 KiB blocks, removed afterwards).
 
 Only 127.0.0.1 is ever contacted; every loop is bounded in count and time; every process the
 benchmark starts is stopped in a finally block (Ctrl-C and SIGTERM included).  Python stdlib only.
@@ -20,9 +34,11 @@ benchmark starts is stopped in a finally block (Ctrl-C and SIGTERM included).  P
 import argparse
 import errno
 import hashlib
+import json
 import marshal
 import os
 import platform
+import pwd
 import random
 import re
 import select
@@ -156,7 +172,7 @@ def cleanup():
 
 
 class Run:
-    __slots__ = ("wall", "cpu", "user", "sys", "maxrss_kib", "status")
+    __slots__ = ("wall", "cpu", "user", "sys", "maxrss_kib", "status", "answer")
 
     def __init__(self, wall, user, system, maxrss_kib, status):
         self.wall = wall
@@ -165,6 +181,7 @@ class Run:
         self.cpu = user + system
         self.maxrss_kib = maxrss_kib
         self.status = status
+        self.answer = None          # what the child wrote to its socket (Spawner.run's connect)
 
     @property
     def exit_code(self):
@@ -176,7 +193,10 @@ class Run:
 # old mm's high-water mark), so children of this benchmark (20+ MiB) would all read as 20+ MiB.
 # The helper is `python3 -I -S` with nothing but os, time and marshal; its own peak is the floor
 # below which a child's peak RSS cannot be seen, and is printed.  It also takes the wall time,
-# right around posix_spawn and wait4.
+# right around posix_spawn and wait4.  With "socket", the child's stdin and stdout are instead
+# one end of a TCP connection on 127.0.0.1 whose other end has already sent those bytes and
+# shut down its writing side (so they must fit in the socket buffers); what the child wrote is
+# read back after it has ended.
 SPAWNER = r"""
 import os, time, marshal
 def readn(n):
@@ -190,29 +210,60 @@ def readn(n):
 def send(obj):
     data = marshal.dumps(obj)
     os.write(1, len(data).to_bytes(4, "big") + data)
+def connection(feed):
+    import _socket
+    listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    client = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        client.connect(listener.getsockname())
+        served = listener._accept()[0]
+    finally:
+        listener.close()
+    client.sendall(feed)
+    client.shutdown(_socket.SHUT_WR)
+    return client, served
 while True:
     request = marshal.loads(readn(int.from_bytes(readn(4), "big")))
     actions = [(os.POSIX_SPAWN_OPEN, fd, path, flags, 0o600) for fd, path, flags in request["files"]]
+    client = served = None
     try:
+        if request.get("socket") is not None:
+            client, served = connection(request["socket"])
+            actions += [(os.POSIX_SPAWN_DUP2, served, 0), (os.POSIX_SPAWN_DUP2, served, 1)]
         started = time.perf_counter()
         pid = os.posix_spawn(request["argv"][0], request["argv"], request["env"], file_actions=actions)
     except OSError as error:
+        if client is not None:
+            client.close()
         send({"error": str(error)})
         continue
+    finally:
+        if served is not None:
+            os.close(served)
     send({"pid": pid})
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - started
+    answer = b""
+    while client is not None:
+        more = client.recv(65536)
+        if not more:
+            client.close()
+            break
+        answer += more
     send({"wall": wall, "user": usage.ru_utime, "sys": usage.ru_stime,
-          "maxrss": usage.ru_maxrss, "status": status})
+          "maxrss": usage.ru_maxrss, "status": status, "answer": answer})
 """
 
 
 class Spawner:
     """Runs one measured command at a time through the SPAWNER helper."""
 
-    def __init__(self, python):
+    def __init__(self, python, **popen):
+        """popen: more subprocess.Popen arguments for the helper, e.g. user and group."""
         self.process = start_daemon([python, "-I", "-S", "-c", SPAWNER], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=None)
+                                    stdout=subprocess.PIPE, stderr=None, **popen)
         self._in = self.process.stdin.fileno()
         self._out = self.process.stdout.fileno()
         self.python = python
@@ -249,12 +300,19 @@ class Spawner:
         return marshal.loads(data[4:])
 
     def run(self, argv, stdin=None, stdout_path=os.devnull, stderr_path=os.devnull, env=None,
-            timeout=120.0, after_request=None):
-        """Run argv once with stdin from a path (a file or a FIFO) or /dev/null."""
+            timeout=120.0, after_request=None, connect=None):
+        """Run argv once with stdin from a path (a file or a FIFO) or /dev/null; or, with connect
+        (bytes, at most 64 KiB), on a TCP connection from 127.0.0.1 that sends those bytes, then
+        Run.answer is what the child wrote back."""
         write = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         request = {"argv": list(argv), "env": dict(os.environ if env is None else env),
                    "files": [(0, stdin or os.devnull, os.O_RDONLY), (1, stdout_path, write),
                              (2, stderr_path, write)]}
+        if connect is not None:
+            if len(connect) > 64 * 1024:
+                raise ValueError("connect: the bytes must fit in the socket buffers")
+            request["files"] = request["files"][2:]
+            request["socket"] = connect
         data = marshal.dumps(request)
         os.write(self._in, len(data).to_bytes(4, "big") + data)
         if after_request is not None:
@@ -278,7 +336,9 @@ class Spawner:
         finally:
             with _pids_lock:
                 _pids.discard(pid)
-        return Run(done["wall"], done["user"], done["sys"], done["maxrss"], done["status"])
+        run = Run(done["wall"], done["user"], done["sys"], done["maxrss"], done["status"])
+        run.answer = done["answer"] if connect is not None else None
+        return run
 
 
 SPAWN = None        # the Spawner, set in main()
@@ -295,6 +355,22 @@ def spawn_measure(*args, **kwargs):
 
 
 # ── small helpers ──────────────────────────────────────────────────────────────────────────
+
+def interleave(jobs, runs, seed, measure):
+    """{job: [measure(job) for each counted round]}: runs + 2 rounds (the first two are warm-up,
+    not counted), every round all jobs once in a shuffled order, so drift in the machine's load
+    reaches every job alike."""
+    results = {job: [] for job in jobs}
+    rng = random.Random(seed)
+    for round_number in range(runs + 2):
+        order = list(jobs)
+        rng.shuffle(order)
+        for job in order:
+            run = measure(job)
+            if round_number >= 2:
+                results[job].append(run)
+    return results
+
 
 def out(text=""):
     print(text, flush=True)
@@ -393,18 +469,20 @@ def capture(scenario, name="client.bin"):
         return handle.read()
 
 
-def final_responses(data):
-    """How many complete final (non-1xx) HTTP responses are at the start of data."""
-    pos = count = 0
+def answers(data):
+    """[(interim, final)] for the complete answers at the start of data: each final (non-1xx)
+    HTTP response, as bytes, with the bytes of the 1xx responses just before it."""
+    pos = start = 0
+    found = []
     while True:
         end = data.find(b"\r\n\r\n", pos)
         if end < 0:
-            return count
+            return found
         lines = data[pos:end].decode("latin-1").split("\r\n")
         try:
             status = int(lines[0].split()[1])
         except (IndexError, ValueError):
-            return count
+            return found
         length = 0
         for header in lines[1:]:
             name, _, value = header.partition(":")
@@ -412,10 +490,16 @@ def final_responses(data):
                 length = int(value.strip())
         body_end = end + 4 + (0 if 100 <= status < 200 else length)
         if len(data) < body_end:
-            return count
+            return found
         if status >= 200:
-            count += 1
+            found.append((data[start:pos], data[pos:body_end]))
+            start = body_end
         pos = body_end
+
+
+def final_responses(data):
+    """How many complete final (non-1xx) HTTP responses are at the start of data."""
+    return len(answers(data))
 
 
 # ── machine facts ──────────────────────────────────────────────────────────────────────────
@@ -472,19 +556,24 @@ def build_launcher(workdir, python=SYSTEM_PYTHON):
     libdir = os.path.join(workdir, "lib")
     os.makedirs(libdir)
     shutil.copy2(script_copy(workdir), os.path.join(libdir, "fakecups.py"))
-    subprocess.run([python, "-m", "py_compile", os.path.join(libdir, "fakecups.py")],
-                   check=True, timeout=60)
+    compile_module(python, os.path.join(libdir, "fakecups.py"))
     # The same two lines install.sh writes (launcher() there): -IS and os._exit.
     return write_launcher(workdir, "fakecups", python, "-IS", "os._exit", libdir)
 
 
-def write_launcher(workdir, name, python, flags, exit_call, libdir=None):
+def compile_module(python, path):
+    """Byte-compile path into its __pycache__ with the interpreter that will import it."""
+    subprocess.run([python, "-m", "py_compile", path], check=True, timeout=60)
+
+
+def write_launcher(workdir, name, python, flags, exit_call, libdir=None, module="fakecups"):
     libdir = libdir or os.path.join(workdir, "lib")
     launcher = os.path.join(workdir, name)
     with open(launcher, "w") as handle:
-        handle.write("#!%s %s\nimport sys%s; sys.path.insert(0, %r); import fakecups; "
-                     "%s(fakecups.main(sys.argv[1:]))\n"
-                     % (python, flags, ", os" if exit_call == "os._exit" else "", libdir, exit_call))
+        handle.write("#!%s %s\nimport sys%s; sys.path.insert(0, %r); import %s; "
+                     "%s(%s.main(sys.argv[1:]))\n"
+                     % (python, flags, ", os" if exit_call == "os._exit" else "", libdir, module,
+                        exit_call, module))
     os.chmod(launcher, 0o755)
     return launcher
 
@@ -548,27 +637,22 @@ def part_startup(args, workdir, launcher, summary):
 
     jobs = [("base", key, None) for key in baselines]
     jobs += [("fc", key, name) for key in commands for name, _ in inputs]
-    results = {job: [] for job in jobs}
     failures = {}
     failure_text = {}
-    rng = random.Random(631)
     paths = dict(inputs)
-    for round_number in range(args.runs + 2):          # two warm-up rounds, not counted
-        order = list(jobs)
-        rng.shuffle(order)
-        for job in order:
-            kind, key, name = job
-            if kind == "base":
-                run = spawn_measure(baselines[key][1])
-            else:
-                err = os.path.join(workdir, "part1.err")
-                run = spawn_measure(commands[key][1] + fc_args, stdin=paths[name], stderr_path=err)
-                if run.exit_code != 0:
-                    failures[job] = failures.get(job, 0) + 1
-                    failure_text.setdefault(job, "exit %d, stderr %r" % (
-                        run.exit_code, read_text(err, 300).strip()[-300:]))
-            if round_number >= 2:
-                results[job].append(run)
+
+    def measure(job):
+        kind, key, name = job
+        if kind == "base":
+            return spawn_measure(baselines[key][1])
+        err = os.path.join(workdir, "part1.err")
+        run = spawn_measure(commands[key][1] + fc_args, stdin=paths[name], stderr_path=err)
+        if run.exit_code != 0:
+            failures[job] = failures.get(job, 0) + 1
+            failure_text.setdefault(job, "exit %d, stderr %r" % (
+                run.exit_code, read_text(err, 300).strip()[-300:]))
+        return run
+    results = interleave(jobs, args.runs, 631, measure)
 
     rows = []
     for key, (label, _) in baselines.items():
@@ -619,6 +703,17 @@ def parse_importtime(text):
     return modules
 
 
+def merge_importtime(runs):
+    """{module: (median self µs, median cumulative µs, depth, runs it was seen in)}."""
+    names = set().union(*runs)
+    result = {}
+    for name in names:
+        values = [run[name] for run in runs if name in run]
+        result[name] = (median([v[0] for v in values]), median([v[1] for v in values]),
+                        values[0][2], len(values))
+    return result
+
+
 def importtime(args, workdir, launcher, stdin_path):
     repeats = 5 if args.quick else 11
     log = os.path.join(workdir, "importtime.log")
@@ -631,16 +726,7 @@ def importtime(args, workdir, launcher, stdin_path):
         spawn_measure([SYSTEM_PYTHON, "-I", "-X", "importtime", "-c", "pass"], stderr_path=stderr_path)
         bare_samples.append(parse_importtime(read_text(stderr_path, 1 << 20)))
     samples, bare_samples = samples[1:], bare_samples[1:]       # first pair is a warm-up
-
-    def merged(runs):
-        names = set().union(*runs)
-        result = {}
-        for name in names:
-            values = [run[name] for run in runs if name in run]
-            result[name] = (median([v[0] for v in values]), median([v[1] for v in values]),
-                            values[0][2], len(values))
-        return result
-    launched, bare = merged(samples), merged(bare_samples)
+    launched, bare = merge_importtime(samples), merge_importtime(bare_samples)
 
     def top_total(modules):
         return sum(v[1] for v in modules.values() if v[2] == 0)
@@ -708,35 +794,65 @@ def start_cupsd(workdir):
     return process, port
 
 
-def start_socket_activate(workdir, server_argv, tag):
+def start_socket_activate(workdir, server_argv, tag, **popen):
     port = free_port()
     log = os.path.join(workdir, "activate-%s.log" % tag)
     process = start_daemon(["systemd-socket-activate", "--inetd", "-a", "-l", "127.0.0.1:%d" % port]
-                           + server_argv + ["--log", log])
+                           + server_argv + ["--log", log], **popen)
     if not wait_listening(port, process, 10):
         stop_daemon(process)
         raise RuntimeError("systemd-socket-activate did not listen on %d" % port)
     return process, port
 
 
+def lpstat_env(workdir):
+    home = os.path.join(workdir, "home")
+    os.makedirs(home, exist_ok=True)
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "LANG": "C"}
+
+
+def lpstat_rounds(workdir, lpstat, env, servers, runs, seed):
+    """Interleaved `lpstat -h 127.0.0.1:PORT -v` runs against servers [(label, process, port)]:
+    ({label: [Run]}, {label: {"exit N: what lpstat printed"}})."""
+    listeners = {label: (process, port) for label, process, port in servers}
+    outputs = {}
+    stdout_path = os.path.join(workdir, "lpstat.out")
+    stderr_path = os.path.join(workdir, "lpstat.err")
+
+    def measure(label):
+        process, port = listeners[label]
+        if process.poll() is not None:
+            raise RuntimeError("%s exited early" % label)
+        run = spawn_measure([lpstat, "-h", "127.0.0.1:%d" % port, "-v"], env=env,
+                            stdout_path=stdout_path, stderr_path=stderr_path, timeout=30)
+        said = (read_text(stdout_path) + read_text(stderr_path)).strip()
+        outputs.setdefault(label, set()).add("exit %d: %s" % (run.exit_code, said))
+        time.sleep(0.02)            # let the previous server process finish its record
+        return run
+    return interleave(list(listeners), runs, seed, measure), outputs
+
+
+def lpstat_missing():
+    """Why lpstat cannot be run behind socket activation here, or None."""
+    if not shutil.which("lpstat"):
+        return "lpstat not installed (apt-get install cups-client)"
+    if not shutil.which("systemd-socket-activate"):
+        return "systemd-socket-activate not installed (apt-get install systemd)"
+    if not os.path.exists(SYSTEM_PYTHON):
+        return "%s missing" % SYSTEM_PYTHON
+    return None
+
+
 def part_lpstat(args, workdir, launcher, summary):
     runs = args.lpstat_runs
     out("\n## 2. `lpstat -h 127.0.0.1:PORT -v` wall time (median of %d, interleaved)\n" % runs)
+    missing = lpstat_missing()
+    if missing:
+        out("skipped: " + missing)
+        return
     lpstat = shutil.which("lpstat")
-    activate = shutil.which("systemd-socket-activate")
-    if not lpstat:
-        out("skipped: lpstat not installed (apt-get install cups-client)")
-        return
-    if not activate:
-        out("skipped: systemd-socket-activate not installed (apt-get install systemd)")
-        return
-    if not os.path.exists(SYSTEM_PYTHON):
-        out("skipped: %s missing" % SYSTEM_PYTHON)
-        return
     servers = []            # (label, process, port, kind)
-    home = os.path.join(workdir, "home")
-    os.makedirs(home, exist_ok=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "LANG": "C"}
+    env = lpstat_env(workdir)
     try:
         servers_wanted = []
         if launcher:
@@ -756,23 +872,8 @@ def part_lpstat(args, workdir, launcher, summary):
                 out("real cupsd: could not start: %s" % error)
         else:
             out("real cupsd: not installed (apt-get install cups)")
-        results = {label: [] for label, *_ in servers}
-        outputs = {}
-        rng = random.Random(9631)
-        stderr_path = os.path.join(workdir, "lpstat.err")
-        for round_number in range(runs + 2):
-            order = list(servers)
-            rng.shuffle(order)
-            for label, process, port, _ in order:
-                if process.poll() is not None:
-                    raise RuntimeError("%s exited early" % label)
-                run = spawn_measure([lpstat, "-h", "127.0.0.1:%d" % port, "-v"], env=env,
-                                    stderr_path=stderr_path, timeout=30)
-                said = read_text(stderr_path).strip()
-                outputs.setdefault(label, set()).add("exit %d: %s" % (run.exit_code, said))
-                if round_number >= 2:
-                    results[label].append(run)
-                time.sleep(0.02)            # let the previous server process finish its record
+        results, outputs = lpstat_rounds(workdir, lpstat, env, [server[:3] for server in servers],
+                                         runs, 9631)
         real = [label for label, *_, kind in servers if kind == "cupsd"]
         real_wall = median([r.wall for r in results[real[0]]]) if real else None
         rows = []
@@ -1128,20 +1229,595 @@ def xinetd_run(args, workdir, xinetd, server, values, clients, seconds):
         stop_daemon(process)
 
 
+# ── part 5: fakecups against the floor ─────────────────────────────────────────────────────
+
+# The least a per-connection Python server can do for the captured `lpstat -v` connection:
+# read each request (head to CRLFCRLF, then a Content-Length body) and write cupsd's captured
+# answer to it.  The answers are bytes literals in the module, as a minimal real server would
+# carry fixed answers: they arrive with the .pyc's unmarshal, with no file to open or parse.
+# It runs behind the same launcher as fakecups (#!python3 -IS, os._exit), so what fakecups
+# costs above it is what fakecups does beyond answering: parsing, records, its log, privileges.
+FLOOR = "fakecups_floor"
+FLOOR_SOURCE = '''"""The floor: cupsd's captured answers to lpstat -v, one a request (from tests/bench.py)."""
+import os
+
+ANSWERS = ()            # (interim 100 Continue, final response) per request, in order
+
+
+def main(argv=None):
+    data = b""
+    for interim, final in ANSWERS:
+        while b"\\r\\n\\r\\n" not in data:
+            more = os.read(0, 65536)
+            if not more:
+                return 0
+            data += more
+        head, _, data = data.partition(b"\\r\\n\\r\\n")
+        at = head.lower().find(b"\\r\\ncontent-length:")
+        length = int(head[at + 17:].split(b"\\r\\n", 1)[0]) if at >= 0 else 0
+        if len(data) < length:          # the client waits for the 100 before its body
+            os.write(1, interim)
+            interim = b""
+            while len(data) < length:
+                more = os.read(0, 65536)
+                if not more:
+                    return 0
+                data += more
+        data = data[length:]
+        os.write(1, interim + final)
+    os.read(0, 1)                       # the client's close ends a keep-alive connection
+    return 0
+'''
+FLOOR_CPU_TARGET = 1.10
+FLOOR_WALL_TARGET = 1.05
+NOISY = 0.15        # a series whose p25–p75 is wider than this share of its median
+
+
+def build_floor(workdir, python=SYSTEM_PYTHON):
+    """(module path, launcher) of the floor, byte-compiled like fakecups in build_launcher."""
+    server = capture("lpstat-v", "server.bin")
+    pairs = tuple(answers(server))
+    if sum(len(interim) + len(final) for interim, final in pairs) != len(server):
+        raise RuntimeError("lpstat-v/server.bin does not split into whole answers")
+    libdir = os.path.join(workdir, "floor-lib")
+    os.makedirs(libdir)
+    path = os.path.join(libdir, FLOOR + ".py")
+    with open(path, "w") as handle:
+        handle.write(FLOOR_SOURCE.replace("ANSWERS = ()", "ANSWERS = %r" % (pairs,), 1))
+    compile_module(python, path)
+    return path, write_launcher(workdir, "floor", python, "-IS", "os._exit", libdir, FLOOR)
+
+
+def quartiles(values):
+    return statistics.quantiles(values, n=4)[::2] if len(values) > 1 else [values[0]] * 2
+
+
+def spread_ms(values):
+    low, high = quartiles(values)
+    return "%s–%s" % (ms(low), ms(high))
+
+
+def against(value, target):
+    if value != value:
+        return "n/a"
+    return ("ok (≤ %.2f×)" if value <= target else "OVER (> %.2f×)") % target
+
+
+def paired(runs, floor_runs, key):
+    """Per-round ratios runs[i]/floor_runs[i] (the two ran in the same round)."""
+    return [key(a) / key(b) for a, b in zip(runs, floor_runs) if key(b)]
+
+
+def ratio_row(name, runs, floor_runs, key, target):
+    """A table row of fakecups/floor ratios for one measure, ending in its verdict."""
+    values, floor_values = [key(r) for r in runs], [key(r) for r in floor_runs]
+    by_median = median(values) / median(floor_values)
+    pairs = paired(runs, floor_runs, key)
+    low, high = quartiles(pairs)
+    verdict_text = against(by_median, target)
+    wide = [label for label, series in (("fakecups", values), ("floor", floor_values))
+            if (quartiles(series)[1] - quartiles(series)[0]) > NOISY * median(series)]
+    if wide:
+        verdict_text += "; NOISY (p25–p75 of %s > %d%% of the median: rerun)" % (
+            " and ".join(wide), NOISY * 100)
+    return [name, "%.3f×" % by_median, "%.3f×" % (min(values) / min(floor_values)),
+            "%.3f×" % median(pairs), "%.3f–%.3f×" % (low, high), "≤ %.2f×" % target, verdict_text]
+
+
+def part_floor(args, workdir, launcher, summary):
+    runs = args.floor_runs
+    out("\n## 5. fakecups against the floor: lpstat-v, %d interleaved runs each\n" % runs)
+    if not launcher:
+        out("skipped: no launcher (needs %s)" % SYSTEM_PYTHON)
+        return
+    module, floor = build_floor(workdir)
+    with open(module) as handle:
+        lines = handle.read().count("\n")
+    out("floor: %s (%d lines, %d answers from captures/empty/lpstat-v/server.bin as bytes"
+        " literals), run by %s, the same two-line launcher shape as fakecups':\n\n    %s\n"
+        % (FLOOR + ".py", lines, final_responses(capture("lpstat-v", "server.bin")), floor,
+           read_text(floor).strip().replace("\n", "\n    ")))
+    # The installed service runs as its own user (User=fakecups, xinetd's user = fakecups), so
+    # the servers run unprivileged here too; started as root, fakecups would first drop its
+    # privileges (pre-imports, a passwd lookup), which `--as-user root` measures.
+    rundir = os.path.join(workdir, "part5")
+    os.makedirs(rundir)
+    popen = {}
+    if os.geteuid() == 0 and args.as_user != "root":
+        entry = pwd.getpwnam(args.as_user)
+        os.chown(rundir, entry.pw_uid, entry.pw_gid)
+        popen = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    uid = popen.get("user", os.geteuid())
+    out("servers run as %s (uid %d)%s; their logs and answers go to %s.\n"
+        % (pwd.getpwuid(uid).pw_name, uid, ", as root fakecups first drops privileges" if uid == 0 else "",
+           rundir))
+    runner = Spawner(SYSTEM_PYTHON, **popen) if popen else SPAWN
+    try:
+        rows = []
+        cpu_gap = floor_cpu(args, rundir, launcher, floor, rows, runner)
+        floor_wall(args, rundir, launcher, floor, rows, popen)
+        out("\n### fakecups / floor\n")
+        out(table(["measure", "median / median", "min / min", "per-round median", "per-round p25–p75",
+                   "target", "verdict"], rows))
+        out("\nper-round = fakecups's run divided by the floor's in the same round (the two are"
+            " interleaved in a shuffled order per round, after 2 warm-up rounds); the verdict"
+            " is on median / median.")
+        for row in rows:
+            summary.append(("5 %s, fakecups/floor" % row[0], row[1], row[5], row[6]))
+        if len(rows) < 3:
+            summary.append(("5 lpstat -v wall, fakecups/floor", "n/a", "≤ %.2f×" % FLOOR_WALL_TARGET,
+                            "not measured"))
+        merged, extra = floor_importtime(args, rundir, launcher, floor, runner)
+        floor_where(args, workdir, module, merged, summary)
+        code_run(args, rundir, workdir, runner)
+    finally:
+        if runner is not SPAWN:
+            stop_daemon(runner.process)
+    import_gap = merged["fakecups"].get("fakecups", (float("nan"),))[0] - merged["floor"].get(FLOOR, (0,))[0]
+    lazy = sum(cumulative for cumulative, _ in extra)
+    out("\nfakecups' %s ms of CPU above the floor on the socket, roughly: %s ms importing fakecups.py"
+        " (importtime self, less the floor module's), %s ms importing the modules the floor does not"
+        " import, and the rest, %s ms, serving: reading and parsing the requests, the records and"
+        " the log, the answers%s.  importtime is wall time, so the split is approximate."
+        % (ms(cpu_gap), ms(import_gap / 1e6), ms(lazy / 1e6), ms(cpu_gap - import_gap / 1e6 - lazy / 1e6),
+           ", dropping privileges" if uid == 0 else ""))
+
+
+def floor_cpu(args, rundir, launcher, floor, rows, runner):
+    """CPU per connection on the captured lpstat-v stream, on stdin as a file and as a TCP
+    connection; returns fakecups's median CPU less the floor's on the socket, in seconds."""
+    stdin = os.path.join(CAPTURES, "empty", "lpstat-v", "client.bin")
+    client, server = capture("lpstat-v"), capture("lpstat-v", "server.bin")
+    log = os.path.join(rundir, "part5.log")
+    servers = {"fakecups": [launcher, "--log", log], "floor": [floor, "--log", log]}
+    jobs = [(label, how) for how in ("file", "socket") for label in servers] + [("bare", "-")]
+    checks = {job: set() for job in jobs}
+    answer = os.path.join(rundir, "part5.out")
+
+    def measure(job):
+        label, how = job
+        if label == "bare":
+            return runner.run([SYSTEM_PYTHON, "-I", "-S", "-c", "pass"])
+        if how == "socket":
+            run = runner.run(servers[label], connect=client)
+            written = run.answer
+        else:
+            run = runner.run(servers[label], stdin=stdin, stdout_path=answer)
+            with open(answer, "rb") as handle:
+                written = handle.read()
+        problems = ["exit %d" % run.exit_code] if run.exit_code else []
+        if label == "floor" and written != server:
+            problems.append("answer differs from server.bin")
+        if label == "fakecups" and final_responses(written) != final_responses(server):
+            problems.append("%d answers" % final_responses(written))
+        checks[job].update(problems or ["ok"])
+        return run
+    results = interleave(jobs, args.floor_runs, 8631, measure)
+    out("### CPU per connection on lpstat-v's requests: stdin a file (client.bin; the answers to a"
+        " file), and stdin/stdout one TCP connection on 127.0.0.1, as under inetd (the requests"
+        " already sent and the client's side shut for writing)\n")
+    table_rows = []
+    for job in jobs:
+        runs = results[job]
+        cpu = [r.cpu for r in runs]
+        command = "%s -I -S -c pass" % SYSTEM_PYTHON if job[0] == "bare" else " ".join(
+            os.path.basename(a) for a in servers[job[0]])
+        table_rows.append([command, job[1], ms(median(cpu)), ms(min(cpu)), spread_ms(cpu),
+                           ms(median([r.user for r in runs])), ms(median([r.sys for r in runs])),
+                           ms(median([r.wall for r in runs])), "; ".join(sorted(checks[job]))])
+    out(table(["command", "stdin", "CPU ms", "min CPU ms", "CPU p25–p75 ms", "user ms", "sys ms", "wall ms",
+               "check"], table_rows))
+    cpu = {job: median([r.cpu for r in results[job]]) for job in jobs}
+    bare = cpu[("bare", "-")]
+    for how in ("file", "socket"):
+        rows.append(ratio_row("CPU, stdin a %s" % how, results[("fakecups", how)], results[("floor", how)],
+                              lambda r: r.cpu, FLOOR_CPU_TARGET))
+    gap = cpu[("fakecups", "socket")] - cpu[("floor", "socket")]
+    out("\nCPU = user+sys of the child (os.wait4); their sum is exact, the split between them is"
+        " sampled at the kernel's tick.  Above bare `python3 -I -S -c pass`, on the socket: the floor"
+        " %s ms, fakecups %s ms.  fakecups costs %s ms (file: %s ms) a connection above the floor;"
+        " the %.2f× target allows %s ms."
+        % (ms(cpu[("floor", "socket")] - bare), ms(cpu[("fakecups", "socket")] - bare), ms(gap),
+           ms(cpu[("fakecups", "file")] - cpu[("floor", "file")]), FLOOR_CPU_TARGET,
+           ms(cpu[("floor", "socket")] * (FLOOR_CPU_TARGET - 1))))
+    return gap
+
+
+def floor_wall(args, rundir, launcher, floor, rows, popen):
+    """`lpstat -v` wall time behind systemd-socket-activate --inetd, both launchers exec'd."""
+    out("\n### `lpstat -h 127.0.0.1:PORT -v` wall time, each server exec'd by"
+        " systemd-socket-activate --inetd\n")
+    missing = lpstat_missing()
+    if missing:
+        out("skipped: " + missing)
+        return
+    meta = json.loads(capture("lpstat-v", "meta.json"))
+    expected = "exit %d: %s" % (meta["exit_code"], (meta["stdout"] + meta["stderr"]).strip())
+    servers = []
+    try:
+        for label, path in (("fakecups", launcher), ("floor", floor)):
+            process, port = start_socket_activate(rundir, [path], "floor-" + label, **popen)
+            servers.append((label, process, port))
+        results, outputs = lpstat_rounds(rundir, shutil.which("lpstat"), lpstat_env(rundir),
+                                         servers, args.floor_runs, 9632)
+    finally:
+        for _, process, _ in servers:
+            stop_daemon(process)
+    table_rows = []
+    for label, *_ in servers:
+        walls = [r.wall for r in results[label]]
+        said = sorted(outputs[label])
+        table_rows.append([label, ms(median(walls)), ms(min(walls)), spread_ms(walls), ms(max(walls)),
+                           " / ".join(said), "as captured" if said == [expected] else "DIFFERS from capture"])
+    out(table(["server", "median ms", "min ms", "p25–p75 ms", "max ms", "lpstat said", "check"], table_rows))
+    fc, fl = (median([r.wall for r in results[label]]) for label in ("fakecups", "floor"))
+    out("\ncaptured against cupsd (meta.json): %s; fakecups takes %s ms longer than the floor;"
+        " the %.2f× target allows %s ms." % (expected, ms(fc - fl), FLOOR_WALL_TARGET,
+                                             ms(fl * (FLOOR_WALL_TARGET - 1))))
+    rows.append(ratio_row("lpstat -v wall", results["fakecups"], results["floor"],
+                          lambda r: r.wall, FLOOR_WALL_TARGET))
+
+
+def importtime_owners(text):
+    """{module: the top-level import it was imported under (itself at depth 0)}."""
+    owners, pending = {}, []
+    for row in text.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+\d+ \|( *)(\S+)", row)
+        if not match:
+            continue
+        pending.append(match.group(2))
+        if len(match.group(1)) < 2:         # children are printed before their parent
+            owners.update((name, match.group(2)) for name in pending)
+            pending = []
+    return owners
+
+
+def floor_importtime(args, rundir, launcher, floor, runner):
+    """`python3 -X importtime -IS LAUNCHER` on a TCP connection that sends lpstat-v's requests,
+    for both; prints, and returns the merged rows of each and [(cumulative µs, module)] of the
+    modules fakecups imports beyond the floor at top level."""
+    repeats = 5 if args.quick else 11
+    client = capture("lpstat-v")
+    log = os.path.join(rundir, "part5-importtime.log")
+    stderr_path = os.path.join(rundir, "part5-importtime.err")
+    launchers = {"fakecups": launcher, "floor": floor}
+    texts = {label: [] for label in launchers}
+
+    def measure(label):
+        runner.run([SYSTEM_PYTHON, "-X", "importtime", "-IS", launchers[label], "--log", log],
+                   connect=client, stderr_path=stderr_path)
+        texts[label].append(read_text(stderr_path, 1 << 20))
+    interleave(list(launchers), repeats, 7631, measure)
+    merged = {label: merge_importtime([parse_importtime(t) for t in texts[label]]) for label in launchers}
+    owners = importtime_owners(texts["fakecups"][-1])
+    out("\n### `%s -X importtime -IS LAUNCHER` on a connection with lpstat-v's requests"
+        " (__pycache__ warm; median of %d, µs)\n" % (SYSTEM_PYTHON, repeats))
+    rows = []
+    for label, module in (("fakecups", "fakecups"), ("floor", FLOOR)):
+        self_us, cumulative, _, _ = merged[label].get(module, (float("nan"),) * 4)
+        rows.append([label, module, "%.0f" % self_us, "%.0f" % cumulative, len(merged[label])])
+    out(table(["launcher", "module", "self µs", "cumulative µs", "modules imported in all"], rows))
+    extra = sorted(((v[1], k) for k, v in merged["fakecups"].items()
+                    if k not in merged["floor"] and k != "fakecups"), reverse=True)
+    if extra:
+        def where(name):
+            owner = owners.get(name, "?")
+            return {"fakecups": "fakecups' module body", name: "at run time (imported in a function)"}.get(
+                owner, "under " + owner)
+        out("\nmodules fakecups imports and the floor does not:\n")
+        out(table(["module", "cumulative µs", "self µs", "imported"],
+                  [[k, "%.0f" % c, "%.0f" % merged["fakecups"][k][0], where(k)] for c, k in extra]))
+    return merged, [(c, k) for c, k in extra if merged["fakecups"][k][2] == 0]
+
+
+# Run by SYSTEM_PYTHON -IS after `import os` (as the launcher does): time reading the .pyc,
+# unmarshalling it, and executing the module body, either whole ("whole") or each top-level
+# statement alone ("split": the statements come pre-compiled one by one from SPLIT_MODULE,
+# which prints "lineno label" for each, so the timed process has imported nothing else).
+# Prints "pyc_bytes read_s unmarshal_s body_s", then in "split" "lineno seconds" a statement.
+MODULE_COST = r"""
+import marshal, os, sys, time
+mode, pyc, items_path, source, name = sys.argv[1:6]
+clock = time.perf_counter
+with open(items_path, "rb") as handle:
+    items = marshal.load(handle)
+started = clock()
+with open(pyc, "rb") as handle:
+    data = handle.read()
+read = clock()
+code = marshal.loads(memoryview(data)[16:])
+loaded = clock()
+module = type(sys)(name)
+module.__file__ = source
+sys.modules[name] = module
+times = []
+if mode == "whole":
+    exec(code, module.__dict__)
+else:
+    for lineno, label, code in items:
+        before = clock()
+        exec(code, module.__dict__)
+        times.append((lineno, clock() - before))
+print(len(data), read - started, loaded - read, clock() - loaded)
+for row in times:
+    print(*row)
+"""
+
+SPLIT_MODULE = r"""
+import ast, marshal, sys
+source, items_path = sys.argv[1:3]
+with open(source, "rb") as handle:
+    tree = ast.parse(handle.read(), source)
+items = []
+for node in tree.body:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        label = ("class " if isinstance(node, ast.ClassDef) else "def ") + node.name
+    elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        label = ", ".join(ast.unparse(t) for t in targets) + " ="
+    else:
+        label = ast.unparse(node).split("\n")[0][:60]
+    items.append((node.lineno, label, compile(ast.Module([node], []), source, "exec")))
+    print(node.lineno, label)
+with open(items_path, "wb") as handle:
+    marshal.dump(items, handle)
+"""
+
+
+# Run by SYSTEM_PYTHON -IS on a connection with lpstat-v's requests: imports fakecups as the
+# launcher does, runs main() with a profile hook that notes every function called, then prints
+# to stderr "pyc_bytes" and "bytes ran name" for each function and class the module defines at
+# top level (marshalled size; a class ran when any of its methods did).
+CODE_RUN = r"""
+import marshal, os, sys
+libdir, pyc, log = sys.argv[1:4]
+sys.path.insert(0, libdir)
+import fakecups
+ran = set()
+def note(frame, event, arg):
+    if event == "call":
+        code = frame.f_code
+        ran.add(getattr(code, "co_qualname", code.co_name).split(".")[0])
+report = os.dup(2)
+sys.setprofile(note)
+status = fakecups.main(["--log", log])
+sys.setprofile(None)
+with open(pyc, "rb") as handle:
+    data = handle.read()
+rows = ["%d" % len(data)]
+for const in marshal.loads(memoryview(data)[16:]).co_consts:
+    if hasattr(const, "co_code"):
+        name = getattr(const, "co_qualname", const.co_name)
+        rows.append("%d %d %s" % (len(marshal.dumps(const)), name in ran, name))
+os.write(report, ("\n".join(rows) + "\n").encode())
+os._exit(status)
+"""
+
+
+def code_run(args, rundir, workdir, runner):
+    """How much of fakecups' .pyc is code that lpstat -v's connection runs."""
+    source = os.path.join(workdir, "lib", "fakecups.py")
+    cache = os.path.join(os.path.dirname(source), "__pycache__")
+    pyc = [os.path.join(cache, entry) for entry in os.listdir(cache) if entry.startswith("fakecups.")][0]
+    report = os.path.join(rundir, "code-run.txt")
+    run = runner.run([SYSTEM_PYTHON, "-I", "-S", "-c", CODE_RUN, os.path.dirname(source), pyc,
+                      os.path.join(rundir, "code-run.log")], connect=capture("lpstat-v"), stderr_path=report)
+    rows = read_text(report, 1 << 20).split()
+    if run.exit_code or not rows:
+        out("\n(which code ran: not measured, exit %d)" % run.exit_code)
+        return
+    total = int(rows[0])
+    defs = [(int(size), ran == "1", name) for size, ran, name in zip(rows[1::3], rows[2::3], rows[3::3])]
+    ran = sum(size for size, used, _ in defs if used)
+    idle = sorted(((size, name) for size, used, name in defs if not used), reverse=True)
+    out("\nof fakecups' %d-byte .pyc, the functions and classes lpstat -v's connection runs are %d"
+        " bytes (marshalled), those it never runs %d bytes (%.0f%%) in %d definitions, the rest"
+        " (module-level code and constants, marshal framing) %d; the largest never run: %s."
+        % (total, ran, sum(size for size, _ in idle), 100.0 * sum(size for size, _ in idle) / total,
+           len(idle), total - ran - sum(size for size, _ in idle),
+           ", ".join("%s %d" % (name, size) for size, name in idle[:args.top // 2])))
+
+
+def module_cost(args, workdir, source, name):
+    """{"pyc": bytes, "read": s, "unmarshal": s, "statements": [(lineno, label, s)]} by medians."""
+    items = os.path.join(workdir, name + ".items")
+    labels = subprocess.run([SYSTEM_PYTHON, "-I", "-S", "-c", SPLIT_MODULE, source, items], check=True,
+                            timeout=60, capture_output=True, text=True).stdout.splitlines()
+    cache = os.path.join(os.path.dirname(source), "__pycache__")
+    pyc = [os.path.join(cache, entry) for entry in os.listdir(cache) if entry.startswith(name + ".")]
+    samples = {"whole": [], "split": []}
+    stdout_path = os.path.join(workdir, name + ".cost")
+
+    def measure(mode):
+        run = spawn_measure([SYSTEM_PYTHON, "-I", "-S", "-c", MODULE_COST, mode, pyc[0], items, source,
+                             name], stdout_path=stdout_path)
+        if run.exit_code:
+            raise RuntimeError("timing %s's module body failed: exit %d" % (name, run.exit_code))
+        samples[mode].append([row.split() for row in read_text(stdout_path, 1 << 20).splitlines()])
+    interleave(list(samples), 3 if args.quick else 7, 6631, measure)
+    whole = samples["whole"] + samples["split"]
+    cost = {"pyc": int(whole[0][0][0]), "read": median([float(s[0][1]) for s in whole]),
+            "unmarshal": median([float(s[0][2]) for s in whole]),
+            "body": median([float(s[0][3]) for s in samples["whole"]]), "statements": []}
+    for index, label in enumerate(labels):
+        lineno, _, text = label.partition(" ")
+        seconds = median([float(sample[index + 1][1]) for sample in samples["split"]])
+        cost["statements"].append((int(lineno), text, seconds))
+    return cost
+
+
+def floor_where(args, workdir, floor_module, merged, summary):
+    """Where fakecups' import goes beside the floor's: .pyc size, unmarshal, module body."""
+    fakecups_module = os.path.join(workdir, "lib", "fakecups.py")
+    costs = {"fakecups": module_cost(args, workdir, fakecups_module, "fakecups"),
+             "floor": module_cost(args, workdir, floor_module, FLOOR)}
+    out("\n### Where the import goes (%s -I -S, median of %d processes, µs)\n"
+        % (SYSTEM_PYTHON, 3 if args.quick else 7))
+    rows = []
+    for label, module in (("fakecups", "fakecups"), ("floor", FLOOR)):
+        cost = costs[label]
+        self_us = merged[label].get(module, (float("nan"),))[0]
+        rows.append([label, cost["pyc"], "%.0f" % (cost["read"] * 1e6), "%.0f" % (cost["unmarshal"] * 1e6),
+                     "%.0f" % (cost["body"] * 1e6), "%.0f" % (sum(s[2] for s in cost["statements"]) * 1e6),
+                     len(cost["statements"]), "%.0f" % self_us])
+        if label == "fakecups":
+            floor_self = merged["floor"].get(FLOOR, (float("nan"),))[0]
+            summary.append(("5 importtime self of fakecups", "%.0f µs" % self_us, "(note)",
+                            "floor's module %.0f µs; .pyc %d bytes" % (floor_self, cost["pyc"])))
+    out(table(["module", ".pyc bytes", "read µs", "unmarshal µs", "body exec µs", "Σ statements µs",
+               "top-level statements", "importtime self µs"], rows))
+    out("\nimporttime self = finding the module + reading + unmarshalling the .pyc + running its body"
+        " (wall clock); Σ statements = the body run one top-level statement at a time, which adds"
+        " a little to each.")
+    statements = sorted(costs["fakecups"]["statements"], key=lambda s: -s[2])[:args.top]
+    out("\nfakecups' module body, the costliest top-level statements (each timed alone, in order):\n")
+    out(table(["line", "statement", "µs"], [[n, text, "%.1f" % (t * 1e6)] for n, text, t in statements]))
+    kinds = {}
+    for _, text, seconds in costs["fakecups"]["statements"]:
+        kind = text.split()[0] if text.split()[0] in ("def", "class") else "other"
+        kinds[kind] = kinds.get(kind, 0) + seconds
+    out("\nby kind: " + ", ".join("%s %.0f µs" % kv for kv in sorted(((k, v * 1e6) for k, v in kinds.items()),
+                                                                   key=lambda kv: -kv[1])))
+
+
 # ── main ───────────────────────────────────────────────────────────────────────────────────
+
+# ── part 6: the printer persona's spool at scale ───────────────────────────────────────────
+
+SCALE_TARGET = 1.5
+
+
+def ipp_request(operation, request_id, attributes, document=b""):
+    """An IPP/2.0 request (operation attributes only) as HTTP POST bytes."""
+    tags = {"charset": 0x47, "language": 0x48, "uri": 0x45, "name": 0x42, "keyword": 0x44,
+            "integer": 0x21, "mime": 0x49}
+    body = bytearray(b"\x02\x00" + operation.to_bytes(2, "big") + request_id.to_bytes(4, "big"))
+    body.append(0x01)
+    for tag, name, value in attributes:
+        raw = value.to_bytes(4, "big") if tag == "integer" else value.encode()
+        body += bytes([tags[tag]]) + len(name).to_bytes(2, "big") + name.encode()
+        body += len(raw).to_bytes(2, "big") + raw
+    body.append(0x03)
+    body += document
+    head = ("POST /ipp/print HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ipp\r\n"
+            "Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body))
+    return head.encode() + bytes(body)
+
+
+def fill_spool(directory, count):
+    """count finished jobs, written as the printer persona writes them, and its index."""
+    os.makedirs(directory)
+    template = ('{"printer":"bench","user":"user%%d","peer":"127.0.0.1:40000","name":"job %%d",'
+                '"hold":false,"attributes":"","hold-until":"no-hold","priority":50,"copies":1,'
+                '"job-id":%%d,"state":9,"reasons":"job-completed-successfully","created":%(t)s,'
+                '"processing":%(t)s,"completed":%(t)s,"documents":[{"document-format":'
+                '"application/pdf","document-name":null,"compression":null,"number":1,'
+                '"bytes":1000,"file":null,"sha256":null,"pages":1}],"ready":%(t)s,"seconds":3.0,'
+                '"pages":1,"updated":%(t)s}\n' % {"t": repr(time.time() - 86400)})
+    for job_id in range(1, count + 1):
+        with open(os.path.join(directory, "%d.json" % job_id), "w") as handle:
+            handle.write(template % (job_id % 7, job_id, job_id))
+    with open(os.path.join(directory, "index"), "w") as handle:
+        handle.write('{"next":%d,"bytes":0,"active":{},"free":0,"seq":0,"events":[]}\n' % (count + 1))
+    if os.geteuid() == 0:
+        for name in os.listdir(directory):
+            os.chown(os.path.join(directory, name), 65534, 65534)
+        os.chown(directory, 65534, 65534)
+
+
+def part_scale(args, workdir, launcher, summary):
+    out("\n## 6. The printer persona with %d jobs in its spool against an empty spool\n" % args.spool_jobs)
+    if launcher is None:
+        out("skipped: %s is missing" % SYSTEM_PYTHON)
+        return
+    spools = {"empty": os.path.join(workdir, "spool-empty"),
+              "%d jobs" % args.spool_jobs: os.path.join(workdir, "spool-full")}
+    started = time.monotonic()
+    fill_spool(spools["empty"], 0)
+    fill_spool(spools["%d jobs" % args.spool_jobs], args.spool_jobs)
+    out("spool of %d jobs written in %.1f s" % (args.spool_jobs, time.monotonic() - started))
+    uri = ("uri", "printer-uri", "ipp://localhost/ipp/print")
+    base = [("charset", "attributes-charset", "utf-8"), ("language", "attributes-natural-language", "en"),
+            uri, ("name", "requesting-user-name", "bench")]
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF\n"
+    requests = {
+        "Print-Job": ipp_request(0x0002, 1, base + [("mime", "document-format", "application/pdf")], pdf),
+        "Get-Printer-Attributes": ipp_request(0x000B, 1, base),
+        "Get-Jobs limit 10 completed": ipp_request(0x000A, 1, base + [
+            ("keyword", "which-jobs", "completed"), ("integer", "limit", 10)]),
+        "Get-Jobs limit 10 all": ipp_request(0x000A, 1, base + [
+            ("keyword", "which-jobs", "all"), ("integer", "limit", 10)]),
+    }
+    files = {}
+    for name, data in requests.items():
+        files[name] = os.path.join(workdir, "scale-%s.bin" % name.replace(" ", "-"))
+        with open(files[name], "wb") as handle:
+            handle.write(data)
+    log = os.path.join(workdir, "scale.log")
+    jobs = [(name, label) for name in requests for label in spools]
+    runs = args.scale_runs
+
+    def measure(job):
+        name, label = job
+        argv = [launcher, "--persona", "printer", "--printer", "bench", "--spool", spools[label],
+                "--log", log, "--pages-per-minute", "0"]
+        return spawn_measure(argv, stdin=files[name])
+
+    results = interleave(jobs, runs, 6, measure)
+    rows = []
+    for name in requests:
+        empty, full = (results[(name, label)] for label in spools)
+        cpu_e, cpu_f = median([r.cpu for r in empty]), median([r.cpu for r in full])
+        wall_e, wall_f = median([r.wall for r in empty]), median([r.wall for r in full])
+        rows.append([name, ms(cpu_e), ms(cpu_f), ratio(cpu_f, cpu_e), ms(wall_e), ms(wall_f),
+                     ratio(wall_f, wall_e), verdict(wall_f / wall_e, SCALE_TARGET, SCALE_TARGET)])
+        summary.append(("6 %s wall, %d jobs / empty" % (name, args.spool_jobs), ratio(wall_f, wall_e),
+                        "≤ %.1f×" % SCALE_TARGET, verdict(wall_f / wall_e, SCALE_TARGET, SCALE_TARGET)))
+    out(table(["request", "CPU empty", "CPU full", "ratio", "wall empty", "wall full", "ratio",
+               "verdict"], rows))
+    out("\n(medians of %d interleaved runs each; one connection = one process, as under xinetd)" % runs)
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, 32 MiB job, 2 s of xinetd")
-    parser.add_argument("--only", default="1,2,3,4", help="parts to run, e.g. 1,3")
+    parser.add_argument("--only", default="1,2,3,4,5", help="parts to run, e.g. 1,3 (floor = 5)")
     parser.add_argument("--runs", type=int, help="runs per command in part 1 (30; --quick 10)")
+    parser.add_argument("--floor-runs", type=int, help="runs per server in part 5 (21; --quick 7)")
+    parser.add_argument("--as-user", default="nobody",
+                        help="when root, the user part 5's servers run as, like the installed"
+                             " service (nobody; root = keep root, so fakecups drops privileges)")
     parser.add_argument("--what-if", action="store_true",
                         help="also measure launcher variants (os._exit, -IS) in parts 1, 2 and 4")
     parser.add_argument("--top", type=int, default=20, help="importtime rows to print")
+    parser.add_argument("--spool-jobs", type=int, default=100000,
+                        help="jobs in part 6's big spool (100000)")
     args = parser.parse_args(argv)
     args.runs = args.runs or (10 if args.quick else 30)
     args.lpstat_runs = 10 if args.quick else 20
-    parts = {part.strip() for part in args.only.split(",")}
+    args.floor_runs = args.floor_runs or (7 if args.quick else 21)
+    args.scale_runs = 7 if args.quick else 21
+    parts = {part.strip().replace("floor", "5") for part in args.only.split(",")}
     become_subreaper()
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGHUP, _on_sigterm)
@@ -1173,7 +1849,8 @@ def main(argv=None):
         launcher = None
         if os.path.exists(SYSTEM_PYTHON):
             launcher = build_launcher(workdir)
-        for number, part in (("1", part_startup), ("2", part_lpstat), ("3", part_bigjob), ("4", part_xinetd)):
+        for number, part in (("1", part_startup), ("2", part_lpstat), ("3", part_bigjob), ("4", part_xinetd),
+                             ("5", part_floor), ("6", part_scale)):
             if number in parts:
                 try:
                     before = os.getloadavg()[0]

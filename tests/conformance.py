@@ -2,9 +2,11 @@
 """CUPS's IPP conformance suites against fakecups's printer persona and against ippeveprinter.
 
     python3 tests/conformance.py [--keep] [--suite NAME ...] [--strict] [--pristine]
+                                 [--eve-command CMD] [--v20]
 
-Runs ipp-1.1.test (ipptool -I -V 1.1), ipp-2.0.test, ipp-2.1.test, ipp-2.2.test and
-ipp-everywhere.test (ipptool -I -V 2.0) from /usr/share/cups/ipptool/ against
+Runs ipp-1.1.test (ipptool -I -V 1.1), ipp-2.0.test (-V 2.0), ipp-2.1.test (-V 2.1),
+ipp-2.2.test (-V 2.2) and ipp-everywhere.test (-V 2.0) from /usr/share/cups/ipptool/ (--v20:
+ipp-2.1 and ipp-2.2 with -V 2.0 too, as before) against
 
   * fakecups.py --persona printer, behind systemd-socket-activate on 127.0.0.1:PORT
     (URI ipp://127.0.0.1:PORT/ipp/print), and
@@ -28,15 +30,17 @@ Exit status 2: a program is missing or a server did not start.
 
 ippeveprinter is started as
     ippeveprinter -p PORT2 -f application/pdf,image/jpeg,image/pwg-raster,application/postscript
-                  -r off -n localhost -d SPOOL -c /usr/bin/true NAME
+                  -r off -n localhost -d SPOOL NAME
 with DBUS_SESSION_BUS_ADDRESS and DBUS_SYSTEM_BUS_ADDRESS pointing at a private
 `dbus-daemon --session` (its Avahi client needs a D-Bus connection, and the system bus may not
 exist; AVAHI_CLIENT_NO_FAIL copes with no avahi-daemon).  `-n localhost` rather than
 127.0.0.1: ippeveprinter binds one IPv4 and one IPv6 listener for the -n name and gives up
 when the name has no IPv6 address, so it listens on 127.0.0.1 and ::1, loopback only.
-`-c true`: without a print command ippeveprinter "prints" each job by sleeping 5-15 s and
-answers server-error-busy to a Create-Job meanwhile (ipp-1.1 alone took 120 s, with 3
-busy failures); with one it finishes a job as soon as `true` exits, as fakecups does.
+No `-c`, as people run it: without a print command ippeveprinter "prints" each job by
+sleeping 5-15 s and answers server-error-busy to a Create-Job meanwhile, so its jobs are
+still pending when the suites' Get-Jobs tests look.  --eve-command /usr/bin/true gives it one
+(it then finishes a job as soon as the command exits, which is quicker; tests/test_conformance
+runs that way to stay within its time budget).
 
 Everything stays on loopback; every ipptool run is bounded (RUN_TIMEOUT); every process
 started here is ended in a finally block.  --keep leaves the temporary directory (ipptool
@@ -66,8 +70,10 @@ TINY_PDF = TESTS / "captures" / "files" / "tiny.pdf"
 IPPTOOL_DIR = Path("/usr/share/cups/ipptool")
 
 # (suite file, ipptool -V version)
-SUITES = (("ipp-1.1.test", "1.1"), ("ipp-2.0.test", "2.0"), ("ipp-2.1.test", "2.0"),
-          ("ipp-2.2.test", "2.0"), ("ipp-everywhere.test", "2.0"))
+SUITES = (("ipp-1.1.test", "1.1"), ("ipp-2.0.test", "2.0"), ("ipp-2.1.test", "2.1"),
+          ("ipp-2.2.test", "2.2"), ("ipp-everywhere.test", "2.0"))
+SUITES_V20 = tuple((name, "2.0" if version in ("2.1", "2.2") else version)
+                   for name, version in SUITES)
 RUN_TIMEOUT = 300             # seconds one ipptool run may take
 IO_TIMEOUT = 30               # ipptool -T: seconds to wait for one response
 START_TIMEOUT = 15            # seconds a server may take to accept connections
@@ -266,8 +272,10 @@ def sample_document(name):
 class Servers:
     """fakecups behind systemd-socket-activate, a private dbus-daemon and ippeveprinter."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, eve_command=None, fake_args=()):
         self.tmp = Path(tmp)
+        self.eve_command = eve_command
+        self.fake_args = list(fake_args)
         self.procs = []
         self.fake_port = self.eve_port = None
         self.fake_log = self.tmp / "fakecups-log" / "fakecups.log"
@@ -292,7 +300,8 @@ class Servers:
         os.chmod(self.tmp / "fakecups-state", 0o777)
         listener = fakecups_listener(self.tmp, "--persona", "printer", "--printer", PRINTER_NAME,
                                      "--spool", self.fake_spool, "--log", self.fake_log,
-                                     "--format", "json", stderr_name="fakecups-listener.stderr")
+                                     "--format", "json", *self.fake_args,
+                                     stderr_name="fakecups-listener.stderr")
         listener.start(START_TIMEOUT)
         self.procs.append(listener.proc)
         self.fake_port = listener.port
@@ -317,9 +326,11 @@ class Servers:
         for _attempt in range(3):
             port = free_port()
             started = time.monotonic()
+            command = ["-c", self.eve_command] if self.eve_command else []
             proc = self._popen([which("ippeveprinter"), "-p", str(port), "-f", EVE_FORMATS,
-                                "-r", "off", "-n", "localhost", "-d", str(self.eve_spool),
-                                "-c", which("true"), EVE_NAME], "ippeveprinter.log", cwd=str(self.tmp), env=env)
+                                "-r", "off", "-n", "localhost", "-d", str(self.eve_spool)]
+                               + command + [EVE_NAME], "ippeveprinter.log", cwd=str(self.tmp),
+                               env=env)
             if wait_for_port(port, START_TIMEOUT, proc):
                 self.eve_port = port
                 # Its printer-up-time counts whole seconds from its start, and 0 fails
@@ -526,7 +537,8 @@ def format_table(suite, fake, eve, buckets, strict=False, out=print):
                 out("     #%d %s" % key)
 
 
-def run_comparison(suites=SUITES, keep=False, strict=False, pristine=False, out=print):
+def run_comparison(suites=SUITES, keep=False, strict=False, pristine=False, out=print,
+                   eve_command=None, fake_args=()):
     """Runs the suites against both servers and prints the tables.
 
     Returns (exit status, {suite: (fake Run, eve Run, buckets)}, [(suite, key), ...] that
@@ -541,7 +553,7 @@ def run_comparison(suites=SUITES, keep=False, strict=False, pristine=False, out=
     outdir = Path(tmp) / "reports"
     workdir.mkdir()
     outdir.mkdir()
-    servers = Servers(tmp)
+    servers = Servers(tmp, eve_command, fake_args)
     results, bad = {}, []
     status = 0
     started = time.monotonic()
@@ -555,11 +567,14 @@ def run_comparison(suites=SUITES, keep=False, strict=False, pristine=False, out=
             out("cannot start: %s" % error)
             return 2, {}, [], tmp
         out("fakecups       %s" % fake_uri)
-        out("ippeveprinter  %s" % eve_uri)
+        out("ippeveprinter  %s (%s)" % (eve_uri, "-c %s" % eve_command if eve_command
+                                        else "no -c: each job takes 5-15 s, as people run it"))
         out("%d sample documents in %s; $filename = %s" % (made, workdir, TINY_PDF))
         out("suites from %s%s" % (suite_dir, "" if pristine else
                                   " (copies: %s s before a repeat, not 5)" % REPEAT_INTERVAL))
         for suite, version in suites:
+            out("")
+            out("ipptool -V %s %s" % (version, suite))
             runs = {}
 
             def one(server, uri):
@@ -607,17 +622,23 @@ def main(argv=None):
                              "each repeat; ipp-everywhere then overruns against ippeveprinter)")
     parser.add_argument("--suite", action="append", metavar="NAME",
                         help="run only this suite (ipp-1.1.test, ...); may repeat")
+    parser.add_argument("--eve-command", metavar="CMD",
+                        help="ippeveprinter's -c print command (default none: it takes 5-15 s "
+                             "a job, as people run it)")
+    parser.add_argument("--v20", action="store_true",
+                        help="run ipp-2.1 and ipp-2.2 with -V 2.0 rather than their own versions")
     options = parser.parse_args(argv)
-    suites = SUITES
+    suites = SUITES_V20 if options.v20 else SUITES
     if options.suite:
         names = {name if name.endswith(".test") else name + ".test" for name in options.suite}
-        suites = tuple(s for s in SUITES if s[0] in names)
+        suites = tuple(s for s in suites if s[0] in names)
         if not suites:
             parser.error("no such suite: %s" % ", ".join(options.suite))
     # A TERM or an INT ends the run through the finally blocks that stop the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     status, _results, _bad, _tmp = run_comparison(suites, options.keep, options.strict,
-                                                  options.pristine)
+                                                  options.pristine,
+                                                  eve_command=options.eve_command)
     return status
 
 

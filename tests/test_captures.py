@@ -102,7 +102,8 @@ class PrinterCapturesAgainstEmpty(unittest.TestCase):
             operations = meta(folder)["ipp_operations"]
             for number, (client, _) in enumerate(connection_files(folder), 1):
                 methods = request_methods(client)
-                result = run_fakecups(client, "--log", os.devnull)
+                with tempfile.TemporaryDirectory() as tmp:
+                    result = run_fakecups(client, "--log", os.path.join(tmp, "log"))
                 self.assertEqual(result.stderr, b"")
                 answers = final_responses(result.stdout, methods)
                 with self.subTest(scenario=name, connection=number):

@@ -164,7 +164,8 @@ class CupsdQueue(unittest.TestCase):
     def start_fakecups(self):
         self.listener = fakecups_listener(
             self.tmp, "--persona", "printer", "--printer", "office", "--spool", self.fake_spool,
-            "--log", self.fake_log, "--format", "json").start(START_TIMEOUT)
+            "--log", self.fake_log, "--format", "json", "--pages-per-minute", "0"
+        ).start(START_TIMEOUT)
         self.fake_port = self.listener.port
 
     # ── what happened ──

@@ -724,10 +724,12 @@ def http_table():
         ("HTTP/3.0", get(version="HTTP/3.0"), [505], {}),
         ("HTTP/1.2 is read as 1.1 (RFC 9110 2.5)", get(version="HTTP/1.2"), [200], {}),
         ("lowercase version", get(version="http/1.1"), [400], {}),
-        ("HTTP/1.0 request", get(version="HTTP/1.0", headers=()), [200], {}),
-        ("HTTP/1.0 error", get("/../etc/passwd", version="HTTP/1.0", headers=()), [403], {}),
-        ("HTTP/1.0 keep-alive pipelined", get(version="HTTP/1.0", headers=("Connection: keep-alive",)) * 2,
-         [200, 200], {}),
+        ("HTTP/1.0 request", get(version="HTTP/1.0"), [200], {}),
+        # cupsd's valid_host() refuses an empty Host whatever the version: scanners' bare probe
+        ("HTTP/1.0 without Host", get(version="HTTP/1.0", headers=()), [400], {}),
+        ("HTTP/1.0 error", get("/../etc/passwd", version="HTTP/1.0"), [403], {}),
+        ("HTTP/1.0 keep-alive pipelined",
+         get(version="HTTP/1.0", headers=("Host: localhost", "Connection: keep-alive")) * 2, [200, 200], {}),
         ("Connection: close stops the pipeline", get(headers=("Host: x", "Connection: close")) + get(),
          [200], {}),
         ("TLS ClientHello", TLS_CLIENT_HELLO, [], {"http": False}),
@@ -844,7 +846,7 @@ class HandMade(Invariants):
         self.assertIn("\\x1b[2J\\x1b]0;title\\x07", outcome.log.decode())
 
     def test_http10_error_answer_ends_connection(self):
-        outcome = self.serve(get("/x/../", version="HTTP/1.0", headers=()) + get(), "json")
+        outcome = self.serve(get("/x/../", version="HTTP/1.0") + get(), "json")
         self.assertEqual(outcome.statuses, [403])
         self.assertEqual(outcome.finals[0].version, "HTTP/1.0")
 
@@ -1282,7 +1284,9 @@ class Faults(Invariants):
     def answered(self, log_path, fmt="json"):
         data = ipp_post(simple_ipp()) + get("/" + ESCAPES)
         result = run_fakecups(data, "--log", log_path, "--format", fmt, "--idle-timeout", "2")
-        self.assertEqual(result.stderr, b"")
+        # stderr is a pipe here, not the client's socket: the one thing said there is why
+        for line in result.stderr.splitlines():
+            self.assertRegex(line, rb"^fakecups: cannot open log \S+: \S.*$")
         self.assertEqual(result.returncode, 0)
         self.assertEqual([r.status for r in parse_http_stream(result.stdout)], [200, 404])
 

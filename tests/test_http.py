@@ -681,8 +681,19 @@ class ServeConnection(unittest.TestCase):
         self.assertEqual(len(finals), 1)
         self.assertEqual(finals[0].header("Connection"), "close")
 
+    def test_http10_without_host_is_refused_as_cupsd_does(self):
+        """cupsd's valid_host() refuses an empty Host for every version: a bare HTTP/1.0
+        probe gets 400, as service scanners' fingerprints of CUPS expect."""
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                out, _, _ = self.serve(b"GET / HTTP/1.0\r\n\r\n", mode)
+                responses = split_responses(out, ["GET"])
+                self.assertEqual([(r.version, r.status) for r in responses], [("HTTP/1.0", 400)])
+                out, _, _ = self.serve(b"GET / HTTP/1.1\r\nHost:\r\n\r\n", mode)
+                self.assertEqual([r.status for r in split_responses(out, ["GET"])], [400])
+
     def test_http10_ends_after_one_answer(self):
-        first = b"GET / HTTP/1.0\r\n\r\n"
+        first = b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
         second = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
         for mode in MODES:
             with self.subTest(mode=mode):

@@ -41,12 +41,15 @@ LIBDIR = "/usr/local/lib/fakecups"
 LAUNCHER = "/usr/local/sbin/fakecups"
 LOG = "/var/log/fakecups/fakecups.log"
 INSTALLED = {  # path → mode, for each mode of install
-    "xinetd": {LIBDIR + "/fakecups.py": 0o644, LAUNCHER: 0o755,
-               "/etc/logrotate.d/fakecups": 0o644, "/etc/xinetd.d/fakecups": 0o644},
-    "systemd": {LIBDIR + "/fakecups.py": 0o644, LAUNCHER: 0o755,
+    "xinetd": {LIBDIR + "/fakecups.py": 0o644, LAUNCHER: 0o755, "/etc/default/fakecups": 0o644,
+               "/etc/logrotate.d/fakecups": 0o644, "/etc/xinetd.d/fakecups": 0o644,
+               "/etc/xinetd.d/fakecups-browse": 0o644},
+    "systemd": {LIBDIR + "/fakecups.py": 0o644, LAUNCHER: 0o755, "/etc/default/fakecups": 0o644,
                 "/etc/logrotate.d/fakecups": 0o644,
                 "/etc/systemd/system/fakecups.socket": 0o644,
-                "/etc/systemd/system/fakecups@.service": 0o644},
+                "/etc/systemd/system/fakecups@.service": 0o644,
+                "/etc/systemd/system/fakecups-browse.socket": 0o644,
+                "/etc/systemd/system/fakecups-browse.service": 0o644},
 }
 IS_ROOT = os.geteuid() == 0
 NOBODY = pwd.getpwnam("nobody")
@@ -225,7 +228,7 @@ class ScriptTest(unittest.TestCase):
 @long_running(3)
 class StagingTest(unittest.TestCase):
     def check_staged(self, destdir, mode):
-        expected = INSTALLED[mode]
+        expected = {**INSTALLED["xinetd"], **INSTALLED["systemd"]}   # both, whatever the mode
         for path, file_mode in expected.items():
             staged = destdir / path.lstrip("/")
             self.assertTrue(staged.is_file(), path)
@@ -241,16 +244,16 @@ class StagingTest(unittest.TestCase):
         lib = destdir / LIBDIR.lstrip("/")
         self.assertEqual((lib / "fakecups.py").read_bytes(), (REPO / "fakecups.py").read_bytes())
         self.assertEqual((destdir / "etc/logrotate.d/fakecups").read_bytes(), LOGROTATE.read_bytes())
-        if mode == "xinetd":
-            stanza = (destdir / "etc/xinetd.d/fakecups").read_text()
-            if os.path.exists("/proc/net/if_inet6"):
-                self.assertEqual(stanza, STANZA.read_text())
-            else:
-                self.assertNotIn("IPv6", stanza_values(stanza).get("flags", ""))
+        self.assertEqual((destdir / "etc/default/fakecups").read_bytes(),
+                         (REPO / "default" / "fakecups").read_bytes())
+        stanza = (destdir / "etc/xinetd.d/fakecups").read_text()
+        if os.path.exists("/proc/net/if_inet6"):
+            self.assertEqual(stanza, STANZA.read_text())
         else:
-            for unit in (SOCKET_UNIT, SERVICE_UNIT):
-                self.assertEqual((destdir / "etc/systemd/system" / unit.name).read_bytes(),
-                                 unit.read_bytes())
+            self.assertNotIn("IPv6", stanza_values(stanza).get("flags", ""))
+        for unit in (SOCKET_UNIT, SERVICE_UNIT):
+            self.assertEqual((destdir / "etc/systemd/system" / unit.name).read_bytes(),
+                             unit.read_bytes())
         # the launcher: a real interpreter, isolated mode, the module path inserted explicitly
         lines = (destdir / LAUNCHER.lstrip("/")).read_text().splitlines()
         self.assertEqual(len(lines), 2, lines)
@@ -297,9 +300,11 @@ class StagingTest(unittest.TestCase):
     def test_systemd_stage(self):
         destdir = stage(self, "--systemd")
         self.check_staged(destdir, "systemd")
+        before = snapshot(destdir)                   # the same files, whichever mode is named
         other = run_install("--xinetd", env={"DESTDIR": str(destdir)})
-        self.assertEqual(other.returncode, 1)
-        self.assertIn("--uninstall", other.stderr)
+        self.assertEqual(other.returncode, 0, other.stderr)
+        self.assertIn("nothing to do", other.stdout)
+        self.assertEqual(snapshot(destdir), before)
 
     def test_changed_source_is_replaced_and_recompiled(self):
         destdir = stage(self, "--xinetd")
@@ -402,7 +407,7 @@ elif name == "ss":
 STUB_NAMES = ("systemctl", "service", "update-rc.d", "chkconfig", "useradd", "adduser", "getent",
               "ss", "xinetd")
 QUERIES = {("systemctl", "is-active"), ("systemctl", "is-enabled"), ("getent", "passwd"),
-           ("ss", "-Hltnp")}
+           ("ss", "-Hltunp")}
 
 
 class MiniInetd:
@@ -500,8 +505,10 @@ class RootPathTest(unittest.TestCase):
     def assert_self_checked(self, result):
         self.assertIn("self-check: 127.0.0.1:%d answered CUPS-Get-Printers" % self.inetd.port,
                       result.stdout)
-        if tool("lpstat"):
-            self.assertIn("-v says: lpstat: No destinations added.", result.stdout)
+        # marked as the installer's own request, in the log too; no unmarked lpstat any more
+        self.assertIn("(User-Agent: fakecups-install/", result.stdout)
+        self.assertIn("User-Agent: fakecups-install/", self.log.read_text())
+        self.assertNotIn("lpstat", result.stdout)
 
     def assert_second_run_changes_nothing(self, *args):
         before = snapshot(self.root)
@@ -619,7 +626,8 @@ class RootPathTest(unittest.TestCase):
         result = self.install("--uninstall")
         self.assert_ok(result)
         self.assertEqual(wait_for_text(hup, "HUP\nHUP\n"), "HUP\nHUP\n")
-        self.assertEqual(self.changes, [["update-rc.d", "cups", "enable"], ["service", "cups", "start"]])
+        self.assertEqual(self.changes, [["service", "xinetd", "stop"],   # install started it
+                                        ["update-rc.d", "cups", "enable"], ["service", "cups", "start"]])
         self.assertTrue((self.state / "running-cups").exists())
         self.assertEqual(os.listdir(self.root / "etc/rc2.d"), ["S01cups"])
         self.assertEqual(self.remaining_files(), [])
@@ -728,7 +736,8 @@ class ServiceFilesTest(unittest.TestCase):
         for key, value in {"StandardInput": "socket", "StandardOutput": "socket",
                            "StandardError": "journal", "LogsDirectory": "fakecups",
                            "CollectMode": "inactive-or-failed", "User": "fakecups",
-                           "PrivateNetwork": "yes", "ExecStart": LAUNCHER}.items():
+                           "PrivateNetwork": "yes", "ExecStart": LAUNCHER + " $FAKECUPS_OPTIONS",
+                           "EnvironmentFile": "-/etc/default/fakecups"}.items():
             self.assertEqual(service[key], [value], key)
 
     @needs_real_programs("systemd-analyze")
@@ -902,6 +911,8 @@ class SocketActivateEndToEndTest(unittest.TestCase):
         unit = unit_values(destdir / "etc/systemd/system/fakecups@.service")
         argv = unit["ExecStart"][0].split()
         self.assertEqual(argv[0], LAUNCHER)
+        self.assertEqual(argv[1:], ["$FAKECUPS_OPTIONS"])         # staged empty: no argument
+        argv = argv[:1]
         logdir = tmp / "logs"                     # what LogsDirectory=fakecups makes
         logdir.mkdir(mode=0o750)
         if IS_ROOT:

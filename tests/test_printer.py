@@ -45,7 +45,7 @@ PENDING, HELD, CANCELED, ABORTED, COMPLETED = 3, 4, 7, 8, 9
 UUID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # The only names fakecups may create in a spool (temporary files are N.json.PID.tmp etc.,
 # renamed away before the request is answered).
-SPOOL_NAME = re.compile(r"^(\d+\.json|\d+-\d+\.data|lock|next-job-id)$")
+SPOOL_NAME = re.compile(r"^(\d+\.json|\d+-\d+\.data|lock|next-job-id|index)$")
 
 
 # ── Building requests with fakecups' own classes ──────────────────────────────────────────
@@ -104,6 +104,7 @@ class PersonaTestCase(unittest.TestCase):
     maxDiff = None
     max_job_bytes = F.DEFAULT_MAX_BODY_BYTES
     max_spool_bytes = F.DEFAULT_MAX_SPOOL_BYTES
+    pages_per_minute = 0            # a job completes the moment it arrives (--pages-per-minute 0)
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="fakecups-printer-")
@@ -114,7 +115,8 @@ class PersonaTestCase(unittest.TestCase):
     def new_persona(self, name="office", clock=time.time):
         """What each new connection's process builds (make_printer): a new Spool object on
         the same directory."""
-        spool = F.Spool(self.spool_dir, self.max_job_bytes, self.max_spool_bytes, clock=clock)
+        spool = F.Spool(self.spool_dir, self.max_job_bytes, self.max_spool_bytes, clock=clock,
+                        pages_per_minute=self.pages_per_minute)
         return F.PrinterPersona(name, spool, clock=clock)
 
     def ask(self, msg, doc=None, path="/printers/office", host="localhost:631",
@@ -420,7 +422,7 @@ class RequestedAttributes(PersonaTestCase):
             attr("job-id", F.TAG_INTEGER, job_id),
             keyword("requested-attributes", "job-template")]))
         (group,) = groups(template, JOB_GROUP)
-        self.assertEqual(names(group), ["job-priority", "job-hold-until"])
+        self.assertEqual(names(group), ["job-priority", "job-hold-until", "copies"])
 
 
 # ── Job states and operations ────────────────────────────────────────────────────────────
@@ -617,7 +619,7 @@ class JobStates(PersonaTestCase):
         self.assertEqual([n for n in os.listdir(self.spool_dir) if n.endswith(".json")], [])
 
     def test_unsupported_operation(self):
-        for operation in ("Pause-Printer", "Hold-Job", "Set-Printer-Attributes",
+        for operation in ("Pause-Printer", "Restart-Job", "Set-Printer-Attributes",
                           "CUPS-Add-Modify-Printer"):
             answer = self.ask(message(operation,
                                       operation_attrs=[attr("job-id", F.TAG_INTEGER, 1)]))
@@ -790,7 +792,8 @@ class RecordedClientsAgainstThePersona(unittest.TestCase):
         cls.results = []            # (name, meta, requests, responses, real responses)
         for name, folder, meta in printer_scenarios():
             # a new process, so a new Spool object, per connection -- as make_printer does
-            spool = F.Spool(cls.spool_dir, F.DEFAULT_MAX_BODY_BYTES, F.DEFAULT_MAX_SPOOL_BYTES)
+            spool = F.Spool(cls.spool_dir, F.DEFAULT_MAX_BODY_BYTES, F.DEFAULT_MAX_SPOOL_BYTES,
+                            pages_per_minute=0)
             persona = F.PrinterPersona("labprinter", spool)
             client = (folder / "client.bin").read_bytes()
             stream = [client]
@@ -899,6 +902,8 @@ class PrinterListener(ListenerCase):
     persona "office"; its spool and JSON log live in a temporary directory.  No test
     depends on another: each finds the jobs it made by their ids."""
 
+    pages_per_minute = 0            # jobs complete the moment they arrive
+
     @classmethod
     def fakecups_args(cls):
         # Started as root, fakecups opens the log and then runs as nobody (--user's default):
@@ -908,7 +913,8 @@ class PrinterListener(ListenerCase):
         os.chmod(state, 0o777)
         cls.spool = os.path.join(state, "spool")
         return ("--persona", "printer", "--printer", "office", "--spool", cls.spool,
-                "--log", cls.log, "--format", "json")
+                "--log", cls.log, "--format", "json", "--pages-per-minute",
+                str(cls.pages_per_minute))
 
     def client(self, *argv, stdin=None):
         """(exit code, stdout, stderr) of a real client, as text."""
