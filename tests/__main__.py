@@ -8,7 +8,7 @@ systemd-socket-activate, rsyslogd, the conformance suites) -- every test not mar
 tests.support.needs_real_programs -- for a fast inner loop.  It runs in a few processes
 side by side (most of the time is spent waiting: timeouts, child processes), the classes
 marked tests.support.long_running first (quick_units), and sums their counts.
-NAME (tests.test_ipp, tests.test_ipp.CapturedRequests or one test): only those.
+NAME (tests.test_ipp, tests.test_ipp.CapturedRequests, ...): only those.
 """
 
 import os
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped$", re.M)
 QUICK_WORKERS = 4
-SPLIT_SECONDS = 8
+REST_PROCESSES = 3
 
 
 def needs_real_programs(test):
@@ -57,7 +57,7 @@ def load(names):
 
 
 def run(suite, verbosity):
-    """Run in this process; print the skip reasons and the summary line; (ok, summary)."""
+    """Run in this process; print the skip reasons and the summary line; whether all passed."""
     result = unittest.TextTestRunner(verbosity=verbosity).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     skipped = len(result.skipped)
@@ -66,32 +66,34 @@ def run(suite, verbosity):
         print("skipped:")
         for test, reason in result.skipped:
             print("  %s: %s" % (test.id(), reason))
-    summary = "%d passed, %d failed, %d skipped" % (passed, failed, skipped)
-    print(summary)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return result.wasSuccessful()
 
 
 def quick_units(tests):
-    """How --quick splits the tests into processes: [(estimated seconds, [names])], longest
-    first.  A class marked long_running(seconds) is a process of its own, or one process
-    per test from SPLIT_SECONDS on; the other classes of a module share one."""
-    units = {}
+    """How --quick splits the tests into processes: [[names]], longest first.  A class marked
+    long_running(seconds) is a process of its own, started first, longest first; the other
+    modules share REST_PROCESSES processes (each process costs an interpreter's start)."""
+    long_classes = {}
+    rest = [[] for _ in range(REST_PROCESSES)]
+    modules = []
     for test in tests:
         seconds = getattr(test, "long_running", 0)
-        if seconds >= SPLIT_SECONDS:
-            key, name = test.id(), test.id()
-        elif seconds:
-            key, name = class_of(test), class_of(test)
-        else:
-            key, name = "rest of " + type(test).__module__, class_of(test)
-        names = units.setdefault(key, (seconds, []))[1]
-        if name not in names:
-            names.append(name)
-    return sorted(units.values(), key=lambda unit: -unit[0])
+        if seconds:
+            long_classes.setdefault(class_of(test), seconds)
+            continue
+        module = type(test).__module__
+        if module not in modules:
+            modules.append(module)
+        names = rest[modules.index(module) % REST_PROCESSES]
+        if class_of(test) not in names:
+            names.append(class_of(test))
+    ordered = sorted(long_classes, key=lambda name: -long_classes[name])
+    return [[name] for name in ordered] + [names for names in rest if names]
 
 
 def run_side_by_side(units, flags):
-    """Each unit (test classes or tests) in a process of its own, QUICK_WORKERS at a time;
+    """Each unit (test classes) in a process of its own, QUICK_WORKERS at a time;
     then, in order, a line for each (its whole output where something failed or skipped),
     then the summed summary line."""
     def one(names):
@@ -100,7 +102,6 @@ def run_side_by_side(units, flags):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
         return done, time.monotonic() - started
 
-    units = [names for _, names in units]
     with ThreadPoolExecutor(QUICK_WORKERS) as pool:
         outcomes = list(pool.map(one, units))
     totals = [0, 0, 0]
@@ -129,12 +130,12 @@ def main(argv):
     names = [arg for arg in argv if not arg.startswith("-")]
     sys.path.insert(0, str(ROOT))
     os.chdir(str(ROOT))
-    if quick and not names:
-        quick = [test for test in tests_in(load(())) if not needs_real_programs(test)]
-        return run_side_by_side(quick_units(quick), [arg for arg in argv if arg.startswith("-")])
     tests = list(tests_in(load(names)))
     if quick:
         tests = [test for test in tests if not needs_real_programs(test)]
+        if not names:
+            flags = [arg for arg in argv if arg.startswith("-")]
+            return run_side_by_side(quick_units(tests), flags)
     return run(unittest.TestSuite(tests), verbosity)
 
 

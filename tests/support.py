@@ -347,15 +347,21 @@ def run_fakecups(stdin, *args, timeout=20, env=None):
                           env=dict(os.environ if env is None else env))
 
 
+def json_records(path):
+    """The records of a --format json log, in order ([] when there is no log)."""
+    try:
+        with open(path, "rb") as log:
+            return [json.loads(line) for line in log.read().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
 def run_fakecups_logged(stdin, *args, timeout=20):
     """run_fakecups with its JSON records in a temporary log: (CompletedProcess, [records])."""
     with tempfile.TemporaryDirectory(prefix="fakecups-run-") as tmp:
         log = os.path.join(tmp, "log")
         result = run_fakecups(stdin, "--log", log, "--format", "json", *args, timeout=timeout)
-        if not os.path.exists(log):
-            return result, []
-        with open(log, "rb") as records:
-            return result, [json.loads(line) for line in records.read().splitlines()]
+        return result, json_records(log)
 
 
 def serve_in_process(reader, config, fmt="json", recorder_args=(), started=None, peer="-"):
@@ -484,8 +490,7 @@ def needs_real_programs(*programs):
 def long_running(seconds):
     """Marks a test class that takes about that many seconds by design (it waits out
     timeouts, runs install.sh or many processes): `python3 -m tests --quick` starts such
-    classes first, longest first, and a very long one as one process per test, so that the
-    run takes little more than its longest part."""
+    classes first, longest first, so that the run takes little more than its longest."""
     def mark(cls):
         cls.long_running = seconds
         return cls
@@ -655,3 +660,18 @@ class ListenerCase(unittest.TestCase):
     def run_client(self, *argv, stdin=None):
         """A real client against anything (-h HOST is the caller's business)."""
         return run_client(argv, client_env(self.home), self.home, stdin)
+
+
+class ServedCleanly:
+    """Mixed into a ListenerCase subclass: a test of its own for what each test's tearDown
+    checks, which holds whatever order the tests run in (a mixin, so that ListenerCase
+    itself has no test to run)."""
+
+    def test_server_stderr_clean(self):
+        """Every fakecups process the class's listener ran, this test's lpstat -r
+        connection included, exited 0 and wrote nothing to stderr."""
+        before = len(self.listener.children()[0])
+        self.assertEqual(self.run_client("lpstat", "-h", self.host, "-r").returncode, 0)
+        # its connection is served once systemd-socket-activate takes it: wait for that
+        wait_until(lambda: len(self.listener.children()[0]) > before, 10)
+        self.listener.check_children(self, served=True)

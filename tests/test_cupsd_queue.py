@@ -37,8 +37,9 @@ import unittest
 import urllib.error
 import urllib.request
 from pathlib import Path
-from tests.support import (FILES, client_env, fakecups_listener, free_port, missing_reason,
-                           run_client, stop_process, wait_for_port, wait_until, which)
+from tests.support import (FILES, client_env, fakecups_listener, free_port, json_records,
+                           missing_reason, run_client, stop_process, wait_for_port, wait_until,
+                           which)
 
 TINY_PDF = FILES / "tiny.pdf"
 START_TIMEOUT = 15        # seconds cupsd and the listener may take to accept connections
@@ -177,11 +178,7 @@ class CupsdQueue(unittest.TestCase):
         return result
 
     def records(self):
-        try:
-            text = self.fake_log.read_text(errors="replace")
-        except FileNotFoundError:
-            return []
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return json_records(self.fake_log)
 
     def jobs(self):
         """fakecups's job records (N.json) whose documents are all written."""

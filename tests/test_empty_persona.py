@@ -17,7 +17,7 @@ import unittest
 
 import fakecups as F
 from tests.support import (captured_request, captured_requests, final_responses, reframe,
-                           run_fakecups)
+                           run_fakecups_logged)
 
 SERVER = "ipp://localhost/"
 SUBSCRIPTION_GROUP = F.TAG_SUBSCRIPTION
@@ -80,8 +80,8 @@ def exchange(messages):
     for number, message in enumerate(messages, 1):
         message.request_id = number
     stream = b"".join(reframe(head, F.encode_message(message)) for message in messages)
-    result = run_fakecups(stream, "--log", "/dev/null")
-    assert result.returncode == 0 and result.stderr == b"", result
+    result, _ = run_fakecups_logged(stream)
+    assert (result.returncode, result.stderr) == (0, b""), (result.returncode, result.stderr)
     answers = final_responses(result.stdout, ["POST"] * len(messages))
     return [(answer, F.decode_message(answer.body) if answer.is_ipp else None)
             for answer in answers]

@@ -1318,6 +1318,7 @@ class Faults(Invariants):
         self.assertFalse(os.path.exists(dangling_target))
 
 
+@long_running(2)
 class RealSockets(Invariants):
     """fakecups as xinetd runs it: stdin, stdout and stderr are all the accepted socket."""
 

@@ -447,7 +447,7 @@ class MiniInetd:
 
 
 @unittest.skipUnless(IS_ROOT, "install.sh refuses to run its root path as a non-root user")
-@long_running(12)
+@needs_real_programs("install.sh as root", "a served fakecups")     # 12 s, half of it waiting
 class RootPathTest(unittest.TestCase):
     """install.sh as root, but every path under FAKECUPS_ROOT and every service command a stub.
 

@@ -13,6 +13,7 @@ import re
 import subprocess
 import unittest
 
+from tests.support import long_running
 from tests.test_install import (CAPTURE, INSTALLED, LAUNCHER, LOG, REPO, mapped_launcher,
                                 run_install, snapshot, stage, stanza_values, tempdir, unit_values)
 
@@ -32,6 +33,7 @@ def server_args(destdir):
     return stanza_values((destdir / STANZA).read_text())["server_args"]
 
 
+@long_running(5)
 class OptionsTest(unittest.TestCase):
     def install(self, destdir, *args, ok=True):
         result = run_install(*args, env={"DESTDIR": str(destdir)})
@@ -188,6 +190,7 @@ class OptionsTest(unittest.TestCase):
         self.assertTrue((tmp / "log").read_text().startswith("{"))      # --format json
 
 
+@long_running(3)
 class PackagingTest(unittest.TestCase):
     def test_destdir_stages_both_deployments_whatever_the_host_runs(self):
         both = set(INSTALLED["xinetd"]) | set(INSTALLED["systemd"])

@@ -12,10 +12,12 @@ import re
 import unittest
 
 from tests import test_install
+from tests.support import needs_real_programs
 from tests.test_install import IS_ROOT, REPO, MiniInetd
 
 
 @unittest.skipUnless(IS_ROOT, "install.sh refuses to run its root path as a non-root user")
+@needs_real_programs("install.sh as root", "a served fakecups")     # as RootPathTest
 class TracesTest(unittest.TestCase):
     # RootPathTest's stubs, staged launcher and MiniInetd, without running its tests a second time
     # (a TestCase class imported by name into this module would be run here too)

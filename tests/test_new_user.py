@@ -14,30 +14,11 @@ import tempfile
 import unittest
 
 import fakecups as F
-from tests.support import CAPTURES, FAKECUPS, final_responses, run_fakecups
+from tests.support import (CAPTURES, FAKECUPS, captured_request, captured_requests,
+                           final_responses, json_records, reframe, run_fakecups)
 
 LPSTAT = (CAPTURES / "empty" / "lpstat-v" / "client.bin").read_bytes()
 LP_PRINTER = (CAPTURES / "printer" / "lp-pdf" / "client.bin").read_bytes()
-
-
-def records(path):
-    with open(path, encoding="utf-8") as log:
-        return [json.loads(line) for line in log]
-
-
-def first_ipp_request(stream):
-    """(head bytes up to the body, decoded IPP message) of the first POST in a capture."""
-    end = stream.index(b"\r\n\r\n") + 4
-    head = stream[:end]
-    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-    return head, F.decode_message(stream[end:end + length])
-
-
-def post(head, message):
-    """head with its Content-Length set for message's encoding."""
-    body = F.encode_message(message)
-    lines = [line for line in head.split(b"\r\n") if line and not line.lower().startswith(b"content-length:")]
-    return b"\r\n".join(lines + [b"Content-Length: %d" % len(body), b"", b""]) + body
 
 
 class TempDir(unittest.TestCase):
@@ -97,7 +78,7 @@ class PrinterStartedAsRoot(TempDir):
         log = self.path("log")
         result = run_fakecups(LPSTAT, "--persona", "printer", "--spool", spool, "--log", log,
                               "--format", "json", "--user", "nobody")
-        return result, records(log)
+        return result, json_records(log)
 
     def test_a_missing_spool_is_made_for_the_service_user(self):
         spool = self.path("spool")
@@ -123,7 +104,7 @@ class PeersAsPeopleGrepThem(TempDir):
         log = self.path("log")
         run_fakecups(LPSTAT, "--log", log, "--format", "json",
                      env=dict(os.environ, REMOTE_HOST="::ffff:192.0.2.7", REMOTE_PORT="4242"))
-        self.assertEqual({r["peer"] for r in records(log)}, {"192.0.2.7:4242"})
+        self.assertEqual({r["peer"] for r in json_records(log)}, {"192.0.2.7:4242"})
         self.assertEqual(F.peer_text("::1", "631"), "[::1]:631")
 
     def test_mapped_ipv4_on_a_dual_stack_socket(self):
@@ -145,7 +126,7 @@ class PeersAsPeopleGrepThem(TempDir):
         client.sendall(LPSTAT)
         client.shutdown(socket.SHUT_WR)
         process.wait(timeout=10)
-        self.assertEqual({r["peer"] for r in records(log)}, {"127.0.0.1:%d" % client.getsockname()[1]})
+        self.assertEqual({r["peer"] for r in json_records(log)}, {"127.0.0.1:%d" % client.getsockname()[1]})
 
 
 class CommandLine(unittest.TestCase):
@@ -205,9 +186,10 @@ class Fingerprints(unittest.TestCase):
     """Answers scanners compare with CUPS's: follow libcups ippRead() and cupsd valid_host()."""
 
     def answer(self, *values):
-        head, message = first_ipp_request(LPSTAT)
+        message = captured_request("lpstat-v")
         message.groups[0].attributes.append(F.Attribute("x-set", list(values)))
-        result = run_fakecups(post(head, message), "--log", os.devnull + "/x")
+        head = captured_requests("lpstat-v")[0].lines
+        result = run_fakecups(reframe(head, F.encode_message(message)), "--log", os.devnull + "/x")
         return final_responses(result.stdout, ["POST"])[0]
 
     def test_a_1setof_with_incompatible_value_tags_is_400(self):

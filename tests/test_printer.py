@@ -31,7 +31,8 @@ import unittest
 from pathlib import Path
 
 import fakecups as F
-from tests.support import FILES, TESTS, ListenerCase, final_responses, split_requests, wait_until
+from tests.support import (FILES, TESTS, ListenerCase, ServedCleanly, final_responses,
+                           json_records, split_requests)
 
 CAPTURES = TESTS / "captures" / "printer"
 IPPTOOL_DIR = Path("/usr/share/cups/ipptool")
@@ -926,12 +927,7 @@ class PrinterListener(ListenerCase):
 
     def records(self):
         self.listener.wait_children()
-        try:
-            with open(self.log, "rb") as log:
-                data = log.read()
-        except FileNotFoundError:
-            return []
-        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+        return json_records(self.log)
 
     def job_record(self, job_id):
         self.listener.wait_children()
@@ -945,18 +941,8 @@ class PrinterListener(ListenerCase):
             return set()
         return {int(name[:-5]) for name in os.listdir(self.spool) if name.endswith(".json")}
 
-    def test_server_stderr_clean(self):
-        """Every fakecups process this class's listener ran, this test's connection
-        included, exited 0 and wrote nothing to stderr.  Each test checks the same after
-        itself (ListenerCase.tearDown); this one holds whatever order the tests run in."""
-        before = len(self.listener.children()[0])
-        self.assertEqual(self.client("lpstat", "-h", self.host, "-r")[0], 0)
-        # its connection is served once systemd-socket-activate takes it: wait for that
-        wait_until(lambda: len(self.listener.children()[0]) > before, 10)
-        self.listener.check_children(self, served=True)
 
-
-class CupsClients(PrinterListener):
+class CupsClients(ServedCleanly, PrinterListener):
     """lp, lpstat, lpq and cancel, on the class's one spool."""
 
     def lp(self, *args, stdin=None):
@@ -1056,7 +1042,7 @@ class CupsClients(PrinterListener):
 
 @unittest.skipUnless(IPPTOOL_DIR.is_dir(),
                      "%s missing (apt-get install cups-ipp-utils)" % IPPTOOL_DIR)
-class Ipptool(PrinterListener):
+class Ipptool(ServedCleanly, PrinterListener):
     """ipptool's own test files against the printer."""
 
     def ipptool(self, test, *options, path="/printers/office"):

@@ -36,6 +36,7 @@ from tests.support import which
 from tests.test_install import LOG, REPO, run_install
 
 SYSTEMD = "/lib/systemd/systemd"
+needs_real_programs = ("systemd", "unshare", "nsenter", "systemctl", "journalctl")
 STOCK_UNITS = ("sockets.target", "sysinit.target", "systemd-journald.service", "systemd-journald.socket",
                "systemd-journald-dev-log.socket", "poweroff.target", "systemd-poweroff.service",
                "shutdown.target", "final.target", "umount.target")

@@ -18,7 +18,8 @@ import time
 import unittest
 
 import fakecups as F
-from tests.support import FAKECUPS, ROOT, missing_reason, which
+from tests.support import (FAKECUPS, ROOT, missing_reason, needs_real_programs, stop_process,
+                           wait_until, which)
 
 # A CUPS 1.x cupsd's browse packet (cups/scheduler/dirsvc.c: type state uri "location" "info"
 # "make-and-model" lease-duration=N and options), as cups-browsed also sends them.
@@ -169,27 +170,17 @@ class RealSocket(unittest.TestCase):
 
 
 def wait_for_lines(path, count, seconds=15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            with open(path) as log:
-                lines = log.read().splitlines()
-            if len(lines) >= count:
-                return lines
-        time.sleep(0.05)
-    return open(path).read().splitlines() if os.path.exists(path) else []
+    """The log's lines once there are count of them, or what there is after seconds."""
+    def lines():
+        if not os.path.exists(path):
+            return []
+        with open(path) as log:
+            return log.read().splitlines()
+    wait_until(lambda: len(lines()) >= count, seconds, 0.05)
+    return lines()
 
 
-def stop(process, seconds=5.0):
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(seconds)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(seconds)
-
-
+@needs_real_programs("xinetd", "systemd-socket-activate")
 class Superservers(unittest.TestCase):
     """The shipped xinetd stanza in a real xinetd; systemd-socket-activate --datagram."""
 
@@ -247,8 +238,7 @@ class Superservers(unittest.TestCase):
         process = subprocess.Popen([xinetd, "-dontfork", "-f", config, "-pidfile",
                                     os.path.join(self.tmp, "xinetd.pid")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(stop, process)
-        time.sleep(0.0)
+        self.addCleanup(stop_process, process)
         lines = []
         for _ in range(50):                       # until xinetd listens: the first record arrives
             self.send(LEGACY)
@@ -264,9 +254,7 @@ class Superservers(unittest.TestCase):
         # idle: that fakecups exits (xinetd logs its EXIT), xinetd listens again and starts another
         first_pid = records[0]["pid"]
         xinetd_log = os.path.join(self.tmp, "xinetd.log")
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not self.exited(xinetd_log, first_pid):
-            time.sleep(0.1)
+        wait_until(lambda: self.exited(xinetd_log, first_pid), 15, 0.1)
         self.send(PROBE_BACK)
         later = [r for r in map(json.loads, wait_for_lines(self.log, len(records) + 1))
                  if r["pid"] != first_pid]
@@ -281,7 +269,7 @@ class Superservers(unittest.TestCase):
                                     sys.executable, self.program, "--idle-timeout", "1", "--format",
                                     "json", "--log", self.log],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(stop, process)
+        self.addCleanup(stop_process, process)
         lines = []
         for _ in range(50):
             self.send(LEGACY)
