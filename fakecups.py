@@ -2662,10 +2662,14 @@ class Spool:
         self.clock = clock
         self.pages_per_minute = pages_per_minute
         self.index = None
-        os.makedirs(directory, 0o750, exist_ok=True)
-        lock = os.path.join(directory, "lock")
+        self.created = self._open()
+
+    def _open(self):
+        """Make the directory and the lock; the printer's up-since time is the lock's."""
+        os.makedirs(self.directory, 0o750, exist_ok=True)
+        lock = os.path.join(self.directory, "lock")
         self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
-        self.created = os.fstat(self._lock_fd).st_mtime
+        return os.fstat(self._lock_fd).st_mtime
 
     # Transactions: lock, read the index, bring jobs up to date, change, write, unlock.
 
@@ -3034,16 +3038,13 @@ class MemorySpool(Spool):
 
     def __init__(self, max_job_bytes, max_spool_bytes, clock=time.time,
                  pages_per_minute=DEFAULT_PAGES_PER_MINUTE):
-        self.directory = None
-        self.max_job_bytes = max_job_bytes
-        self.max_spool_bytes = max_spool_bytes
-        self.clock = clock
-        self.pages_per_minute = pages_per_minute
-        self.index = None
-        self.created = clock()
+        super().__init__(None, max_job_bytes, max_spool_bytes, clock, pages_per_minute)
+
+    def _open(self):
         self._records = {}
         self._sizes = {}
         self._index_text = None
+        return self.clock()
 
     def _lock(self, take):
         pass

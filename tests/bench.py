@@ -562,8 +562,12 @@ def build_launcher(workdir, python=SYSTEM_PYTHON):
 
 
 def compile_module(python, path):
-    """Byte-compile path into its __pycache__ with the interpreter that will import it."""
-    subprocess.run([python, "-m", "py_compile", path], check=True, timeout=60)
+    """Byte-compile path into its __pycache__ with the interpreter that will import it, as
+    install.sh does: no docstrings, no column tables, the plain .pyc name."""
+    subprocess.run([python, "-I", "-X", "no_debug_ranges", "-c",
+                    "import importlib.util, py_compile, sys; py_compile.compile(sys.argv[1], "
+                    "cfile=importlib.util.cache_from_source(sys.argv[1]), doraise=True, optimize=2)",
+                    path], check=True, timeout=60)
 
 
 def write_launcher(workdir, name, python, flags, exit_call, libdir=None, module="fakecups"):
