@@ -7,9 +7,11 @@ service command a stub (the RootPathTest harness of test_install.py)."""
 import unittest
 
 from tests import test_install as harness      # a module, so its tests are not collected twice
+from tests.support import needs_real_programs
 
 
 @unittest.skipUnless(harness.IS_ROOT, "install.sh refuses to run its root path as a non-root user")
+@needs_real_programs("install.sh as root", "a served fakecups")     # as RootPathTest
 class Halves(unittest.TestCase):
     setUp = harness.RootPathTest.setUp
     install = harness.RootPathTest.install
