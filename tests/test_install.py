@@ -448,10 +448,12 @@ class MiniInetd:
 
 @unittest.skipUnless(IS_ROOT, "install.sh refuses to run its root path as a non-root user")
 @needs_real_programs("install.sh as root", "a served fakecups")     # 12 s, half of it waiting
-class RootPathTest(unittest.TestCase):
+class RootPathHarness:
     """install.sh as root, but every path under FAKECUPS_ROOT and every service command a stub.
 
-    The self-check is real: it talks to a staged fakecups served on a free port (MiniInetd)."""
+    The self-check is real: it talks to a staged fakecups served on a free port (MiniInetd).
+    Mixed into a TestCase (RootPathTest, test_install_traces, test_install_halves); not one
+    itself, so that a module importing it runs no test of it a second time."""
 
     def setUp(self):
         base = tempdir(self)
@@ -526,6 +528,9 @@ class RootPathTest(unittest.TestCase):
         ours = ("var/log/fakecups", "etc/init.d", "etc/rc2.d", "run")
         return [str(p.relative_to(self.root)) for p in self.root.rglob("*")
                 if not p.is_dir() and not str(p.relative_to(self.root)).startswith(ours)]
+
+
+class RootPathTest(RootPathHarness, unittest.TestCase):
 
     def test_systemd_host(self):
         cups = {unit: {"active": "active", "enabled": "enabled"}

@@ -6,17 +6,11 @@ service command a stub (the RootPathTest harness of test_install.py)."""
 
 import unittest
 
-from tests import test_install as harness      # a module, so its tests are not collected twice
-from tests.support import needs_real_programs
+from tests.test_install import RootPathHarness
 
 
-@unittest.skipUnless(harness.IS_ROOT, "install.sh refuses to run its root path as a non-root user")
-@needs_real_programs("install.sh as root", "a served fakecups")     # as RootPathTest
-class Halves(unittest.TestCase):
-    setUp = harness.RootPathTest.setUp
-    install = harness.RootPathTest.install
-    assert_ok = harness.RootPathTest.assert_ok
-    remaining_files = harness.RootPathTest.remaining_files
+class Halves(RootPathHarness, unittest.TestCase):
+    """RootPathTest's stubs, staged launcher and MiniInetd (its skip and marker too)."""
 
     def sysv_service(self, name):
         """An init script whose status is a state file, started and enabled at boot."""

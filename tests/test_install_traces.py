@@ -11,21 +11,11 @@ import json
 import re
 import unittest
 
-from tests import test_install
-from tests.support import needs_real_programs
-from tests.test_install import IS_ROOT, REPO, MiniInetd
+from tests.test_install import REPO, MiniInetd, RootPathHarness
 
 
-@unittest.skipUnless(IS_ROOT, "install.sh refuses to run its root path as a non-root user")
-@needs_real_programs("install.sh as root", "a served fakecups")     # as RootPathTest
-class TracesTest(unittest.TestCase):
-    # RootPathTest's stubs, staged launcher and MiniInetd, without running its tests a second time
-    # (a TestCase class imported by name into this module would be run here too)
-    setUp = test_install.RootPathTest.setUp
-    install = test_install.RootPathTest.install
-    assert_ok = test_install.RootPathTest.assert_ok
-    units = test_install.RootPathTest.units
-    set_units = test_install.RootPathTest.set_units
+class TracesTest(RootPathHarness, unittest.TestCase):
+    """RootPathTest's stubs, staged launcher and MiniInetd (its skip and marker too)."""
 
     def serve(self, *args):
         """From now on the self-check's port runs the staged launcher with these options."""
