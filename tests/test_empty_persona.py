@@ -296,10 +296,12 @@ class EmptyPersonaAsCupsd(unittest.TestCase):
 #   with the status it set at 5738, client-error-bad-request and no status-message;
 #   fakecups makes the subscription (or says "notify-events not specified.").
 # * notify-job-id, notify-pull-method other than ippget, a notify-recipient-uri scheme with
-#   no notifier in a subscription group (ipp.c:5874/5937-5944, 5816-5828, 5789-5804):
-#   fakecups ignores them and answers successful-ok.
-# * Create-Job-Subscriptions from requesting-user-name root: Debian's SystemGroup is
-#   "root lpadmin", so the unauthenticated root passes @SYSTEM and cupsd subscribes;
+#   no notifier in a subscription group (ipp.c:5874 and 5937-5944, 5821-5828, 5796-5804):
+#   cupsd answers "Job #N does not exist." or client-error-not-possible; fakecups ignores
+#   them and answers successful-ok.
+# * Create-Job-Subscriptions from requesting-user-name root: the policy's limit has no
+#   AuthType, so auth.c cupsdIsAuthorized (1666-1688) takes requesting-user-name, and with
+#   Debian's SystemGroup "root lpadmin" root passes @SYSTEM (1839-1847): cupsd subscribes;
 #   fakecups answers 401 to everyone.
 # * "/printersX", "/classesX", "/jobsX" (prefix plus any one character) count as the server
 #   in cupsd (ipp.c:5672, 5677, 7768-7770); fakecups takes only the exact paths.
