@@ -1263,6 +1263,31 @@ def integer_value(message, name):
     return attribute.first
 
 
+def name_ok(text):
+    """What libcups' ippValidateAttribute accepts as a name: UTF-8, no controls, < 256 bytes."""
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return 0 < len(raw) < 256 and not any(c < 0x20 or c == 0x7F for c in raw)
+
+
+def text_of(attribute):
+    """An attribute's first value as text ("" when it is not text); language dropped."""
+    value = attribute.first
+    if isinstance(value, tuple):
+        value = value[1]
+    return value if isinstance(value, str) else ""
+
+
+def requesting_user(request):
+    attribute = request.message.find("requesting-user-name")
+    if attribute is None:
+        return "anonymous"
+    user = text_of(attribute)
+    return user if name_ok(user) else "anonymous"
+
+
 def handles(*names):
     """Marks a persona method as the handler of the named IPP operations."""
     def mark(method):
@@ -1401,7 +1426,59 @@ ERROR_TEXTS = {
 
 WHICH_JOBS = frozenset(("not-completed", "completed", "aborted", "all", "canceled", "pending",
                         "pending-held", "processing", "processing-stopped"))
-SERVER_RESOURCES = frozenset(("/", "/printers", "/printers/", "/classes", "/classes/"))
+CUPSD_EVENTS = frozenset((        # cupsdEventValue()'s names; others count as none
+    "all", "printer-restarted", "printer-shutdown", "printer-stopped", "printer-finishings-changed",
+    "printer-media-changed", "printer-added", "printer-deleted", "printer-modified",
+    "printer-queue-order-changed", "printer-state-changed", "printer-config-changed",
+    "printer-changed", "job-created", "job-completed", "job-stopped", "job-config-changed",
+    "job-progress", "job-state-changed", "server-restarted", "server-started", "server-stopped",
+    "server-audit"))
+NOTIFIERS = ("dbus", "mailto", "rss")     # Debian's /usr/lib/cups/notifier: the schemes cupsd knows
+
+
+def server_wide(path, jobs=False):
+    """The resources cupsd takes for the whole server: "/", "/printers" or "/classes" and one
+    more character (it compares prefixes and lengths), and "/jobs" so for some operations."""
+    return (path == "/" or (path[:9] == "/printers" and len(path) <= 10)
+            or (path[:8] == "/classes" and len(path) <= 9) or (jobs and path[:5] == "/jobs" and len(path) <= 6))
+
+
+def subscription_segments(message):
+    """The attributes cupsd reads as each subscription: from the first subscription group on,
+    split where a group repeats the one before it (where ippRead() puts a separator)."""
+    segments, previous = [], None
+    for group in message.groups:
+        if segments or group.tag == TAG_SUBSCRIPTION:
+            if not segments or group.tag == previous:
+                segments.append([])
+            segments[-1].extend(group.attributes)
+        previous = group.tag
+    return segments
+
+
+def subscription_error(status, text, code):
+    """A refused subscription, with the notify-status-code cupsd adds for it."""
+    return IppError(status, text, [Group(TAG_SUBSCRIPTION, [
+        Attribute("notify-status-code", [(TAG_ENUM, STATUS[code])])])])
+
+
+def check_recipient(uri):
+    """cupsd's checks of notify-recipient-uri: a URI, whose scheme has a notifier."""
+    scheme = uri_scheme(uri)
+    if scheme is None:
+        raise subscription_error("client-error-not-possible", "Bad notify-recipient-uri \"%s\"." % uri,
+                                 "client-error-uri-scheme-not-supported")
+    if scheme not in NOTIFIERS:
+        raise subscription_error("client-error-not-possible", "notify-recipient-uri URI \"%s\" uses "
+                                 "unknown scheme." % uri, "client-error-uri-scheme-not-supported")
+
+
+def uri_scheme(uri):
+    """The scheme httpSeparateURI() finds, or None for a URI it refuses."""
+    scheme, colon, rest = uri.partition(":")
+    if not colon or not scheme or scheme.strip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."):
+        return None
+    return scheme.lower()
 
 
 def _is_destination(path):
@@ -1500,20 +1577,72 @@ class EmptyPersona(Persona):
 
     @handles("Create-Printer-Subscriptions", "Create-Job-Subscriptions")
     def create_subscriptions(self, request, document):
-        """Server-wide subscriptions are accepted (the ids are not kept); job ones need a job."""
+        """cupsd's create_subscriptions() for the server itself (there are no printers): each
+        subscription is checked as cupsd checks it; the ids made are not kept."""
         name, uri, path = resource(request)
-        if path not in SERVER_RESOURCES:
+        if not server_wide(path):
             raise not_found()
-        if request.message.code == OP["Create-Job-Subscriptions"]:
-            return unauthorized()
-        groups = [g for g in request.message.groups if g.tag == TAG_SUBSCRIPTION]
-        if not groups:
+        if request.message.code == OP["Create-Job-Subscriptions"] and requesting_user(request) != "root":
+            return unauthorized()               # Debian's policy: @OWNER @SYSTEM (root is @SYSTEM)
+        segments = subscription_segments(request.message)
+        if not segments:
             raise bad_request("No subscription attributes in request.")
-        if any(g.get("notify-events") is None for g in groups):
+        status, made = "client-error-bad-request", []
+        for attributes in segments:
+            try:
+                if not self.subscription(attributes):
+                    break                       # neither recipient nor pull method: cupsd stops
+            except IppError as error:
+                return self.refused_subscription(request, error, made)
+            made.append(Group(TAG_SUBSCRIPTION, [Attribute("notify-subscription-id",
+                                                           [(TAG_INTEGER, len(made) + 1)])]))
+            status = "successful-ok"
+        return ipp_answer(request, status, groups=made)
+
+    @staticmethod
+    def subscription(attributes):
+        """Check one subscription as cupsd does; False when it has no recipient or pull method."""
+        recipient = pull = events = job = None
+        for attribute in attributes:
+            name, tag, value = attribute.name, attribute.first_tag, attribute.first
+            if name == "notify-recipient-uri" and tag == TAG_URI:
+                recipient = value
+                check_recipient(value)
+            elif name == "notify-pull-method" and tag == TAG_KEYWORD:
+                pull = value
+                if value != "ippget":
+                    raise subscription_error("client-error-not-possible", "Bad notify-pull-method \"%s\"."
+                                             % value, "client-error-attributes-or-values-not-supported")
+            elif name == "notify-charset" and tag == TAG_CHARSET and value not in ("us-ascii", "utf-8"):
+                raise IppError("client-error-charset-not-supported", "Character set \"%s\" not supported." % value)
+            elif name == "notify-natural-language" and (tag != TAG_LANGUAGE or value != "en"):
+                raise IppError("client-error-charset-not-supported", "Language \"%s\" not supported."
+                               % text_of(attribute))
+            elif name == "notify-user-data" and tag == TAG_OCTETS and (
+                    len(attribute.values) > 1 or len(value) > 63):
+                raise IppError("client-error-request-value-too-long", "The notify-user-data value is "
+                               "too large (%d > 63 octets)." % len(value))
+            elif name == "notify-events" and tag == TAG_KEYWORD:
+                events = attribute
+            elif name == "notify-job-id" and tag == TAG_INTEGER:
+                job = value
+        if recipient is None and pull is None:
+            return False
+        if not job and not (events and any(v in CUPSD_EVENTS for t, v in events.values)):
             raise bad_request("notify-events not specified.")
-        made = [Group(TAG_SUBSCRIPTION, [Attribute("notify-subscription-id", [(TAG_INTEGER, n + 1)])])
-                for n in range(len(groups))]
-        return ipp_answer(request, "successful-ok", groups=made)
+        if job:
+            raise not_found("Job #%d does not exist." % job)
+        return True
+
+    @staticmethod
+    def refused_subscription(request, error, made):
+        """As send_ipp_status() builds it: the status-message is appended after the
+        subscriptions already made, then the failed one's notify-status-code."""
+        groups = list(made)
+        if made and error.message is not None:
+            groups.append(Group(TAG_OPERATION, [Attribute("status-message", [(TAG_TEXT, error.message)])]))
+        groups.extend(error.groups)
+        return ipp_answer(request, error.status, None if made else error.message, groups)
 
     @handles("Get-Subscription-Attributes", "Renew-Subscription", "Cancel-Subscription")
     def subscription_operation(self, request, document):
@@ -1523,7 +1652,7 @@ class EmptyPersona(Persona):
     @handles("Get-Subscriptions")
     def get_subscriptions(self, request, document):
         name, uri, path = resource(request)
-        if path in SERVER_RESOURCES or path in ("/jobs", "/jobs/"):
+        if server_wide(path, jobs=True):
             raise not_found("No subscriptions found.")
         if path.startswith("/jobs/"):
             raise not_found("Job #%d does not exist." % atoi(path[6:]))
@@ -1840,31 +1969,6 @@ def requested(message, default=("all",)):
 def filter_attributes(attributes, wanted, groups_of=_attribute_groups):
     """What requested-attributes selects, in table order (RFC 8011 4.2.5.1)."""
     return [a for a in attributes if a.name in wanted or wanted.intersection(groups_of(a.name))]
-
-
-def name_ok(text):
-    """What libcups' ippValidateAttribute accepts as a name: UTF-8, no controls, < 256 bytes."""
-    try:
-        raw = text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return 0 < len(raw) < 256 and not any(c < 0x20 or c == 0x7F for c in raw)
-
-
-def text_of(attribute):
-    """An attribute's first value as text ("" when it is not text); language dropped."""
-    value = attribute.first
-    if isinstance(value, tuple):
-        value = value[1]
-    return value if isinstance(value, str) else ""
-
-
-def requesting_user(request):
-    attribute = request.message.find("requesting-user-name")
-    if attribute is None:
-        return "anonymous"
-    user = text_of(attribute)
-    return user if name_ok(user) else "anonymous"
 
 
 HOLD_PERIODS = ("day-time", "evening", "night", "second-shift", "third-shift", "weekend")

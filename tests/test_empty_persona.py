@@ -239,6 +239,65 @@ class EmptyPersonaAsCupsd(unittest.TestCase):
                 self.assertEqual((http.status, answer), (401, None))
                 self.assertEqual(http.header("Connection"), "close")
 
+    def test_subscription_groups_checked_as_cupsd_checks_them(self):
+        """ipp.c create_subscriptions' loop over the subscription attributes (5736-5990):
+        each refusal returns at once, with notify-status-code in a subscription group where
+        cupsd adds one; a group with neither notify-recipient-uri nor notify-pull-method stops
+        the loop (5911), leaving bad-request (5738) with no status-message; a notify-job-id
+        must name a job (5937-5944); event names cupsdEventValue() does not know count as
+        none (subscriptions.c 553-600).  Also "/printersX" is the server (5672)."""
+        mailto = uri("notify-recipient-uri", "mailto:alice@example.com")
+        rows = [
+            ("no recipient, no pull method", request("Create-Printer-Subscriptions",
+                                                     groups=[subscription(EVENTS)]),
+             "client-error-bad-request", None),
+            ("a recipient scheme with no notifier", request("Create-Printer-Subscriptions", groups=[
+                subscription(uri("notify-recipient-uri", "gopher://x/"), EVENTS)]),
+             "client-error-not-possible", 'notify-recipient-uri URI "gopher://x/" uses unknown scheme.'),
+            ("not a URI", request("Create-Printer-Subscriptions", groups=[
+                subscription(uri("notify-recipient-uri", "no scheme"), EVENTS)]),
+             "client-error-not-possible", 'Bad notify-recipient-uri "no scheme".'),
+            ("another pull method", request("Create-Printer-Subscriptions", groups=[
+                subscription(keyword("notify-pull-method", "smtp"), EVENTS)]),
+             "client-error-not-possible", 'Bad notify-pull-method "smtp".'),
+            ("a notify-job-id", request("Create-Printer-Subscriptions", groups=[
+                subscription(PULL, integer("notify-job-id", 7))]),
+             "client-error-not-found", "Job #7 does not exist."),
+            ("unknown events only", request("Create-Printer-Subscriptions", groups=[
+                subscription(PULL, keyword("notify-events", "printer-exploded"))]),
+             "client-error-bad-request", "notify-events not specified."),
+            ("notify-user-data over 63 octets", request("Create-Printer-Subscriptions", groups=[
+                subscription(mailto, EVENTS, attribute("notify-user-data", F.TAG_OCTETS, b"u" * 64))]),
+             "client-error-request-value-too-long", "The notify-user-data value is too large (64 > 63 octets)."),
+            ("a mailto recipient", request("Create-Printer-Subscriptions", groups=[subscription(mailto, EVENTS)]),
+             "successful-ok", None),
+            ("on /printersX", request("Create-Printer-Subscriptions", target="ipp://localhost/printersX",
+                                      groups=[subscription(PULL, EVENTS)]),
+             "successful-ok", None),
+            ("two, the second refused", request("Create-Printer-Subscriptions", groups=[
+                subscription(PULL, EVENTS), subscription(keyword("notify-pull-method", "smtp"))]),
+             "client-error-not-possible", 'Bad notify-pull-method "smtp".'),
+        ]
+        answers = self.check(rows)
+        codes = [[a.first for g in answer.groups if g.tag == SUBSCRIPTION_GROUP
+                  for a in g.attributes if a.name == "notify-status-code"] for answer in answers]
+        self.assertEqual(codes[1:4], [[F.STATUS["client-error-uri-scheme-not-supported"]]] * 2
+                         + [[F.STATUS["client-error-attributes-or-values-not-supported"]]])
+        # the second group refused after the first was made: the subscription, then the
+        # status-message (appended after it, as send_ipp_status does), then its status code
+        last = answers[-1]
+        self.assertEqual([g.tag for g in last.groups],
+                         [F.TAG_OPERATION, SUBSCRIPTION_GROUP, F.TAG_OPERATION, SUBSCRIPTION_GROUP])
+        self.assertEqual(last.groups[2].attributes[0].first, 'Bad notify-pull-method "smtp".')
+
+    def test_root_may_create_job_subscriptions(self):
+        """Debian's policy for Create-Job-Subscriptions is `Require user @OWNER @SYSTEM` with no
+        AuthType, so cupsd takes requesting-user-name (auth.c 1666-1688); root is in
+        SystemGroup and gets through to create_subscriptions, where the job must exist."""
+        self.check([("root, a job that does not exist", request(
+            "Create-Job-Subscriptions", groups=[subscription(PULL, integer("notify-job-id", 3))]),
+            "client-error-not-found", "Job #3 does not exist.")])
+
     def test_move_job(self):
         """ipp.c move_job (8113-8362): job-printer-uri (a uri, anywhere in the request) or
         "job-printer-uri attribute missing." (8139-8149), then it must name a destination,
