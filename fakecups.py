@@ -3281,12 +3281,175 @@ def plain_flood(count, size, first, last):
                       "last": rfc3339(last)}}
 
 
+# ── Indicators: known attacks on CUPS, one row each ──────────────────────────────────────
+#
+# A row: the id records carry, the advisory it points to, one line on why, the kind of record
+# it reads and its test.  "request" rows test the Exchange of one HTTP request: exchange.head
+# (RequestHead, or None), exchange.ipp (the decoded Message, or None), exchange.peer,
+# exchange.seq and exchange.head_timing().  "udp" rows test a UDP record's plain data
+# (record["udp"] as plain_packet made it).  The Recorder adds the ids of the rows whose test
+# passes to every record, so each format and --report see the same alerts.  Adding an
+# indicator is one row.
+
+SLOW_HEAD_SECONDS = 2.0              # longer than a lost segment's first retransmission (1 s)
+SLOW_HEAD_BYTES_PER_SECOND = 100     # drip tools send a header line per 10-15 s: under 10 B/s
+PPD_KEYWORDS = ("foomaticripcommandline", "cupsfilter2")
+# Characters no notification recipient has (RFC 5322 allows some in a local part, a shell acts
+# on all of them): ? starts mailto parameters, a comma adds addresses, the rest are the shell's.
+MAILTO_EXTRAS = frozenset("?,;|&$`<>()'\"\\*{}[]!#~")
+
+
+class Indicator:
+    __slots__ = ("id", "advisory", "kind", "why", "test")
+
+    def __init__(self, id, advisory, kind, why, test):
+        self.id, self.advisory, self.kind, self.why, self.test = id, advisory, kind, why, test
+
+
+def alerts_for(kind, subject):
+    """The ids of the rows of this kind whose test the subject passes, in table order."""
+    return [row.id for row in INDICATORS if row.kind == kind and row.test(subject)]
+
+
+def _attributes(attributes):
+    """Every attribute, the members of collections included."""
+    for attribute in attributes:
+        yield attribute
+        for tag, value in attribute.values:
+            if tag == TAG_BEGIN_COLLECTION:
+                yield from _attributes(value)
+
+
+def request_attributes(exchange):
+    """Every attribute of the request, collection members included (worked out once)."""
+    if exchange.indicator_cache is None:
+        message = exchange.ipp
+        exchange.indicator_cache = [] if message is None else [
+            attribute for group in message.groups for attribute in _attributes(group.attributes)]
+    return exchange.indicator_cache
+
+
+def client_text(exchange):
+    """Every string the client chose, joined by spaces: attribute names and string values
+    (a value with a language gives its text; octetString its bytes read as latin-1)."""
+    texts = []
+    for attribute in request_attributes(exchange):
+        texts.append(attribute.name)
+        for tag, value in attribute.values:
+            if tag in (TAG_TEXT_LANG, TAG_NAME_LANG):
+                texts.append(value[1])
+            elif tag in STRING_FAMILY:
+                texts.append(value)
+            elif tag == TAG_OCTETS:
+                texts.append(value.decode("latin-1"))
+    return " ".join(texts)
+
+
+def has_control_character(text):
+    return not text.isprintable() and any(c < " " or c == "\x7f" for c in text)
+
+
+def carries_ppd(text):
+    lowered = text.lower()
+    return "\n*" in text or any(keyword in lowered for keyword in PPD_KEYWORDS)
+
+
+def values_of(exchange, name):
+    """The string values of every attribute called name."""
+    return [value for attribute in request_attributes(exchange) if attribute.name == name
+            for tag, value in attribute.values if isinstance(value, str)]
+
+
+def rss_traversal(uri):
+    return uri[:4].lower() == "rss:" and ".." in percent_decode(uri)
+
+
+def mailto_beyond_address(uri):
+    """A mailto: recipient with more than an address: what sendmail would read as options."""
+    if uri[:7].lower() != "mailto:":
+        return False
+    address = percent_decode(uri[7:])
+    return (not address or address[0] == "-"
+            or any(c.isspace() or c < " " or c in MAILTO_EXTRAS for c in address))
+
+
+def auth_scheme(exchange):
+    value = exchange.head.header("Authorization") if exchange.head is not None else None
+    return (value.split(None, 1) or [""])[0].lower() if value else ""
+
+
+def operation_is(exchange, name):
+    return exchange.ipp is not None and exchange.ipp.code == OP[name]
+
+
+def slow_head(exchange):
+    """The first request of a connection (its wait began as the client connected) whose head
+    took SLOW_HEAD_SECONDS or more at under SLOW_HEAD_BYTES_PER_SECOND."""
+    size, seconds = exchange.head_timing()
+    return (exchange.seq == 1 and seconds >= SLOW_HEAD_SECONDS
+            and size < SLOW_HEAD_BYTES_PER_SECOND * seconds)
+
+
+INDICATORS = [
+    Indicator("ppd-injection", "CVE-2024-47076, CVE-2024-47175, CVE-2024-47177", "request",
+              "PPD text in a value (a newline then *, FoomaticRIPCommandLine, cupsFilter2): copied "
+              "into a PPD unchecked, foomatic-rip runs it as lp",
+              lambda e: carries_ppd(client_text(e))),
+    Indicator("control-character", "CVE-2026-34980", "request",
+              "a C0 control character or DEL in a string value or attribute name: a newline in "
+              "page-border became a scheduler control record (code execution as lp)",
+              lambda e: has_control_character(client_text(e))),
+    Indicator("rss-traversal", "CVE-2026-34978", "request",
+              "notify-recipient-uri rss: with .. in it: the RSS notifier writes outside "
+              "CacheDir/rss (job.cache overwritten, queued jobs lost)",
+              lambda e: any(rss_traversal(uri) for uri in values_of(e, "notify-recipient-uri"))),
+    Indicator("mailto-injection", "CVE-2026-105326", "request",
+              "notify-recipient-uri mailto: with more than an address (whitespace, a leading -, ?, "
+              "shell metacharacters): argument injection into the mailto notifier's sendmail",
+              lambda e: any(mailto_beyond_address(uri)
+                            for uri in values_of(e, "notify-recipient-uri"))),
+    Indicator("local-token", "CVE-2026-34990", "request",
+              "Authorization: Local or PeerCred from a peer that is not this machine: a replayed "
+              "cupsd local token, which only local clients ever hold",
+              lambda e: auth_scheme(e) in ("local", "peercred") and not is_loopback(e.peer)),
+    Indicator("basic-admin", "CVE-2025-58060", "request",
+              "Authorization: Basic on /admin: cupsd accepted Basic where another AuthType "
+              "(Negotiate) was configured, without checking the password that way",
+              lambda e: auth_scheme(e) == "basic"
+              and _target_path(e.head.target).startswith("/admin")),
+    Indicator("extension-tag", "CVE-2025-58364", "request",
+              "a value with the extension tag 0x7F: libcups' ipp_read_io() mishandled it "
+              "(NULL dereference, remote denial of service)",
+              lambda e: any(tag == TAG_EXTENSION
+                            for a in request_attributes(e) for tag, _ in a.values)),
+    Indicator("mixed-tags", "CVE-2010-2941", "request",
+              "a 1setOf whose values mix incompatible tags: cupsd's ipp.c freed such values wrongly "
+              "(use-after-free); fakecups, like cupsd now, answers it 400",
+              lambda e: any(mixes_value_tags(a.values) for a in request_attributes(e))),
+    Indicator("get-document", "CVE-2023-32360", "request",
+              "CUPS-Get-Document: the data of someone's print job, which a too broad default "
+              "policy gave without authentication",
+              lambda e: operation_is(e, "CUPS-Get-Document")),
+    Indicator("local-file-printer", "CVE-2026-34990", "request",
+              "CUPS-Create-Local-Printer naming a file: device: a queue that writes any file as "
+              "root once shared, the second step after a replayed Local token",
+              lambda e: operation_is(e, "CUPS-Create-Local-Printer") and any(
+                  uri[:5].lower() == "file:" for uri in values_of(e, "device-uri"))),
+    Indicator("slow-head", "CVE-2025-58436", "request",
+              "a first request's head dripped in (%d s or more at under %d bytes/s): clients this "
+              "slow made cupsd before 2.4.15 unresponsive"
+              % (SLOW_HEAD_SECONDS, SLOW_HEAD_BYTES_PER_SECOND),
+              slow_head),
+]
+
+
 # ── Records: one value per request, rendered as plain data, then by a log format ─────────
 
 class Exchange:
     """One HTTP request on the connection and the answer it got; filled in as it goes."""
 
     def __init__(self, time, seq, peer="-"):
+        self.waited_from = self.head_done_at = None
         self.time = time
         self.seq = seq
         self.peer = peer
@@ -3299,6 +3462,36 @@ class Exchange:
         self.http_status = None
         self.answer = None
         self.error = None
+        self.alerts = []                 # the ids of the indicators it tripped, once recorded
+        self.indicator_cache = None
+
+    @property
+    def time(self):
+        return self._time
+
+    @time.setter
+    def time(self, value):
+        """The record's time.  It is set when fakecups begins waiting for the request and
+        again when the request's head is complete: the two moments, on the monotonic clock,
+        time the head (head_timing)."""
+        if self.waited_from is None:
+            self.waited_from = time.monotonic()
+        else:
+            self.head_done_at = time.monotonic()
+        self._time = value
+
+    def head_timing(self):
+        """(bytes, seconds) of the request head: its request line and header fields as parsed,
+        with their CRLFs, and the time from when fakecups began waiting for it until it was
+        complete (until now, if it never was).  For a later request on a keep-alive
+        connection that time includes the pause before it."""
+        head = self.head
+        size = 0
+        if head is not None and head.line:
+            size = len(head.line) + 2 + sum(len(k) + len(v) + 4 for k, v in head.headers)
+        if self.head_done_at is not None:
+            size += 2
+        return size, (self.head_done_at or time.monotonic()) - self.waited_from
 
 
 class ConnectionRecord:
@@ -3413,7 +3606,16 @@ def plain_exchange(connection, exchange):
         "ipp": _plain_ipp(exchange),
         "response": _plain_response(exchange),
         "error": escape(exchange.error) if exchange.error else None,
-    }
+        "alerts": alerts_for("request", exchange),
+    } | _plain_head_timing(exchange)
+
+
+def _plain_head_timing(exchange):
+    """How fast the request head came: bytes, seconds, bytes per second (None when too fast
+    to time)."""
+    size, seconds = exchange.head_timing()
+    return {"head_bytes": size, "head_seconds": round(seconds, 3),
+            "head_bytes_per_second": int(size / seconds) if seconds >= 0.001 else None}
 
 
 def plain_connection(connection):
@@ -3422,13 +3624,19 @@ def plain_connection(connection):
             "seq": 0, "request": None, "method": None, "target": None, "version": None,
             "headers": [], "auth": None, "body_bytes": 0, "ipp": None,
             "response": {"http_status": None, "ipp_status": None, "status_message": None},
-            "error": escape(connection.error or "no request")}
+            "error": escape(connection.error or "no request"), "alerts": []}
+
+
+def alert_tag(ids):
+    """The short tag of a record's alerts for one-line forms (classic, syslog); "" if none."""
+    return "alerts=" + ",".join(ids) if ids else ""
 
 
 def summary(plain):
     """One line for syslog and the text format: what was asked and what it got."""
     if plain.get("transport") == "udp":
-        return "%s udp %s" % (plain["peer"], _udp_summary(plain["udp"]))
+        return " ".join(filter(None, ("%s udp %s" % (plain["peer"], _udp_summary(plain["udp"])),
+                                      alert_tag(plain.get("alerts")))))
     ipp = plain["ipp"] or {}
     response = plain["response"]
     parts = [plain["peer"], plain["request"] or "-"]
@@ -3441,6 +3649,8 @@ def summary(plain):
         parts.append(response["ipp_status"])
     if plain["error"]:
         parts.append("error: %s" % plain["error"])
+    if plain.get("alerts"):
+        parts.append(alert_tag(plain["alerts"]))
     return " ".join(str(p) for p in parts)
 
 
@@ -3490,19 +3700,26 @@ class JsonFormat(LogFormat):
 
 class ClassicFormat(LogFormat):
     """The original logger's three lines: Connection, the date, the first request line
-    (for a datagram: Datagram, the date, the packet's first line)."""
+    (for a datagram: Datagram, the date, the packet's first line); a fourth, the alert tag,
+    only when an indicator matched."""
 
     def connection(self, connection):
         lines = ["Connection", c_locale_date(connection.time)]
         if connection.first_line is not None:
             lines.append(escape(connection.first_line, MAX_REQUEST_LINE))
+        ids = []
+        for exchange in connection.exchanges:
+            ids.extend(i for i in exchange.alerts if i not in ids)
+        if ids:
+            lines.append(alert_tag(ids))
         return "\n".join(lines) + "\n"
 
     def datagram(self, plain):
         udp = plain["udp"]
         first = udp.get("packet", "").split("\\n", 1)[0] if "flood" not in udp else \
             "flood: %d datagrams" % udp["flood"]["datagrams"]
-        return "Datagram\n%s\n%s\n" % (plain["time"], first)
+        tag = alert_tag(plain.get("alerts"))
+        return "Datagram\n%s\n%s\n%s" % (plain["time"], first, tag + "\n" if tag else "")
 
 
 class TextFormat(ClassicFormat):
@@ -3517,7 +3734,8 @@ class TextFormat(ClassicFormat):
         return ""
 
     def datagram(self, plain):
-        return "Datagram\n" + "".join("  %s\n" % line for line in _text_datagram(plain))
+        lines = _text_datagram(plain) + _text_alerts(plain.get("alerts"), "")
+        return "Datagram\n" + "".join("  %s\n" % line for line in lines)
 
     def connection(self, connection):
         text = super().connection(connection) + "  peer %s pid %d\n" % (connection.peer, connection.pid)
@@ -3598,7 +3816,18 @@ def _text_request(plain):
     lines.append(answer)
     if plain["error"]:
         lines.append("    error: %s" % plain["error"])
+    lines.extend(_text_alerts(plain["alerts"], "    "))
     return "\n".join(lines) + "\n"
+
+
+def _text_alerts(ids, indent):
+    """The alerts: line of the text format, each id with its advisory."""
+    if not ids:
+        return []
+    advisories = {row.id: row.advisory for row in INDICATORS}
+    return [indent + "alerts: " + ", ".join("%s (%s)" % (i, advisories.get(i, "?")) for i in ids)]
+
+
 
 
 FORMATS = {"text": TextFormat, "json": JsonFormat, "classic": ClassicFormat}
@@ -3646,12 +3875,14 @@ class Recorder:
 
     def exchange_done(self, connection, exchange):
         plain = plain_exchange(connection, exchange)
+        exchange.alerts = plain["alerts"]
         if self.use_syslog:
             _syslog(6, self.format.syslog_line(plain))
         self._write(self.format.exchange(connection, plain))
         exchange.ipp = None     # keep the rendered record, not the message: memory stays flat
 
     def datagram_done(self, plain):
+        plain["alerts"] = alerts_for("udp", plain)
         if self.use_syslog:
             _syslog(6, self.format.syslog_line(plain))
         self._write(self.format.datagram(plain))
@@ -4484,6 +4715,9 @@ def main(argv=None, environ=None):
             return 0
         if options.decode is not None:
             return decode_file(options)
+        import gc
+        gc.freeze()     # what the import made lives as long as the process: a collection that
+                        # walked it all would cost a connection about 0.4 ms (measured)
         if options.udp or is_datagram_socket(0):
             return serve_udp(options, environ, stderr_is_socket)
         return serve_stdio(options, environ, stderr_is_socket)
