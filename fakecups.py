@@ -3501,6 +3501,8 @@ class ConnectionRecord:
         self.pid = pid
         self.exchanges = []
         self.error = None
+        self.local = None                # (address, port) fakecups was reached on, if known
+        self.sensor = None               # this sensor's name (--sensor), if given
 
     @property
     def first_line(self):
@@ -3828,9 +3830,132 @@ def _text_alerts(ids, indent):
     return [indent + "alerts: " + ", ".join("%s (%s)" % (i, advisories.get(i, "?")) for i in ids)]
 
 
+class IpphoneyFormat(LogFormat):
+    """The JSON events of ipphoney, the IPP honeypot T-Pot runs, field for field, so that
+    fakecups takes its place with no change to T-Pot's pipeline: one event per request,
+    ipphoney.<operation> for IPP requests and ipphoney.connect for the rest (and for a
+    connection that sent no request).  UDP records, which ipphoney has no event for, are
+    written as JSON records."""
+
+    def exchange(self, connection, plain):
+        return to_json(ipphoney_event(connection, plain)) + "\n"
+
+    def connection(self, connection):
+        if connection.exchanges:
+            return ""
+        return to_json(ipphoney_event(connection, plain_connection(connection))) + "\n"
+
+    def datagram(self, plain):
+        return to_json(plain) + "\n"
 
 
-FORMATS = {"text": TextFormat, "json": JsonFormat, "classic": ClassicFormat}
+def ipphoney_event(connection, plain):
+    """An ipphoney event (its core/protocol.py report_event) from a record's plain data:
+    keys in its order, its operation, group and syntax names, its value formats."""
+    names = _ipphoney_names()
+    ipp = plain["ipp"] if plain["ipp"] and "version" in plain["ipp"] else None
+    operation = names.get(int(ipp["operation_id"], 16)) if ipp else None
+    event = {"eventid": "ipphoney." + operation.lower() if operation else "ipphoney.connect"}
+    if operation:
+        event["operation"] = operation
+    event["timestamp"] = plain["time"][:-1] + "000Z"     # isoformat(): microseconds
+    if plain["target"] is not None:
+        target = plain["target"]
+        event["url"] = escape(percent_decode(target)) if "%" in target else target
+    event["src_ip"], event["src_port"] = _host_and_port(connection.peer)
+    local_ip, local_port = connection.local or ("127.0.0.1", 631)    # ipphoney's own fallbacks
+    event.update(dst_port=local_port, sensor=connection.sensor or os.uname().nodename)
+    if plain["method"] is not None:
+        event["request"] = plain["method"]
+    if ipp and ipp["document_bytes"]:
+        event.update(filename=ipp["document_sha256"], filesize=ipp["document_bytes"],
+                     sha256=ipp["document_sha256"])
+    if ipp:
+        event["query"] = _ipphoney_query(ipp, operation, names)
+    agents = [v for k, v in plain["headers"] if k.lower() == "user-agent"]
+    if agents:
+        event["user_agent"] = agents[-1]
+    event["dst_ip"] = local_ip
+    return event
+
+
+def _ipphoney_names():
+    """ipphoney's operation names (core/data.py): CUPS's, Print-Uri and Send-Uri spelled so,
+    and three more."""
+    names = dict(OPERATIONS)
+    names.update({0x0003: "Print-Uri", 0x0007: "Send-Uri", 0x001D: "Send-Notifications",
+                  0x001F: "Get-Resource-Data", 0x0021: "Get-Printer-Support-Files"})
+    return names
+
+
+def _host_and_port(peer):
+    """("1.2.3.4", 5678) from "1.2.3.4:5678" or "[::1]:5678"; port 0 when there is none."""
+    if peer.startswith("["):
+        host, _, port = peer[1:].partition("]")
+        port = port[1:]
+    elif peer.count(":") == 1:
+        host, _, port = peer.partition(":")
+    else:
+        host, port = peer, ""
+    return host, int(port) if port.isdigit() else 0
+
+
+def _ipphoney_query(ipp, operation, names):
+    query = {"version": ipp["version"], "request_id": "%08X" % (ipp["request_id"] & 0xFFFFFFFF)}
+    if operation is None:
+        return query                    # ipphoney stops at an operation it does not know
+    query["operation"] = operation
+    query["groups"] = [
+        {"group_type": "-".join(word.capitalize() for word in group["tag"].split("-")),
+         "attributes": [_ipphoney_attribute(a, names) for a in group["attributes"]]}
+        for group in ipp["groups"]]
+    return query
+
+
+IPPHONEY_SYNTAXES = {"naturalLanguage": "language", "delete-attribute": "deleteAttribute",
+                     "admin-define": "adminDefine"}
+
+
+def _ipphoney_attribute(attribute, names):
+    syntax = attribute["syntax"].split("|")[0]
+    return {"attribute_type": IPPHONEY_SYNTAXES.get(syntax, syntax),
+            "attribute_name": attribute["name"],
+            "attribute_value": [_ipphoney_value(syntax, v, names) for v in attribute["values"]]}
+
+
+def _ipphoney_value(syntax, value, names):
+    """A value as ipphoney writes it: integers unsigned, booleans, ranges, resolutions and
+    dates as text, enums through its operation table (as it does), "''" for an empty string."""
+    if isinstance(value, bool) or syntax == "boolean":
+        return "true" if value else "false"
+    if isinstance(value, int):
+        value &= 0xFFFFFFFF
+        return (names.get(value) or "%04X" % value) if syntax == "enum" else value
+    if isinstance(value, dict):
+        if "lower" in value:
+            return "%d-%d" % (value["lower"] & 0xFFFFFFFF, value["upper"] & 0xFFFFFFFF)
+        if "units" in value:
+            return "%d%s" % (value["x"] & 0xFFFFFFFF, "dpi" if value["units"] == "dpi" else "dpcm")
+        if "text" in value and "language" in value:      # the value's bytes, lengths and all
+            return "".join(_length_prefixed(value[key]) for key in ("language", "text"))
+        return "{%s}" % " ".join("%s=%s" % (name, ",".join(str(_ipphoney_value(None, v, names))
+                                                             for v in values))
+                                 for name, values in value.items())
+    if syntax in ("unknown", "no-value"):
+        return syntax
+    if syntax == "dateTime":
+        return value[:19] + "Z"
+    if syntax == "octetString" and "." not in value:     # the bytes as text, unless cut
+        value = bytes.fromhex(value).decode("utf-8", "replace")
+    return value or "''"
+
+
+def _length_prefixed(text):
+    size = len(text.encode("utf-8", "surrogateescape"))
+    return chr(size >> 8) + chr(size & 0xFF) + text
+
+
+FORMATS = {"text": TextFormat, "json": JsonFormat, "classic": ClassicFormat, "ipphoney": IpphoneyFormat}
 
 
 # ── Sinks: each record is one write(); a failing sink never stops the answer ────────────
@@ -4300,6 +4425,8 @@ OPTIONS = (
     (("--udp-lifetime",), "SEC", _positive_number(float), DEFAULT_UDP_LIFETIME,
      "the UDP sensor exits after this long even under a steady trickle (and after --idle-timeout "
      "without a datagram); xinetd or systemd start it again"),
+    (("--sensor",), "NAME", str, None, "the sensor name --format ipphoney writes (default the "
+     "host name, as ipphoney's)"),
     (("--decode",), "FILE", str, None,
      "read a captured client byte stream, print its records, answer nothing"),
     (("-h", "--help"), None, None, False, "show this help and exit"),
@@ -4434,6 +4561,26 @@ def socket_peer(fd):
         return None, False
     finally:
         sock.detach()
+
+
+def socket_local(fd, environ):
+    """(address, port) the client reached: getsockname() on fd, else tcpserver's TCPLOCALIP
+    and TCPLOCALPORT (xinetd and systemd name only the peer); None when unknown."""
+    if _is_socket(fd):
+        import _socket
+        sock = _socket.socket(fileno=fd)
+        try:
+            if sock.family in (_socket.AF_INET, _socket.AF_INET6):
+                host, port = sock.getsockname()[:2]
+                return peer_text(host).strip("[]"), port
+        except OSError:
+            pass
+        finally:
+            sock.detach()
+    port = environ.get("TCPLOCALPORT", "")
+    if environ.get("TCPLOCALIP") and port.isdigit():
+        return escape(environ["TCPLOCALIP"], 64), int(port)
+    return None
 
 
 def environ_peer(environ):
@@ -4581,6 +4728,7 @@ def serve_stdio(options, environ, stderr_is_socket):
     try:
         peer, _ = socket_peer(0)
         connection.peer = peer or environ_peer(environ)
+        connection.local, connection.sensor = socket_local(0, environ), options.sensor
         recorder = open_recorder(options, environ, stderr_is_socket)
         problem = become_service_user(options, environ)
         if problem is None:
