@@ -9,63 +9,38 @@ a connection from a peer that is not this machine.
 
 import io
 import json
-import os
-import tempfile
 import unittest
 from unittest import mock
 
 import fakecups as F
-from tests.support import CAPTURES
+from tests.support import CAPTURES, captured_requests, reframe, serve_in_process
 
 PEER = "198.51.100.7:40000"          # a stranger (TEST-NET-2), not this machine
 
 
-def captured_requests(path):
-    """[(head lines, body bytes)] of every request in a captured client stream."""
-    reader = F.ByteReader(io.BytesIO(path.read_bytes()).read)
-    requests = []
-    while True:
-        head = F.RequestHead(b"", "", "", "", [])
-        if not F.read_request_head(reader, head, 1 << 16, None):
-            return requests
-        body = b"".join(F.iter_body(reader, F.body_length(head), 1 << 30, lambda: None))
-        lines = [head.line.decode("latin-1")] + ["%s: %s" % pair for pair in head.headers]
-        requests.append((lines, body))
-
-
 def captured(scenario, index=0, state="empty"):
-    """The index-th request of a capture: (head lines, decoded Message)."""
-    lines, body = captured_requests(CAPTURES / state / scenario / "client.bin")[index]
-    return lines, F.decode_message(body)
+    """The index-th IPP request of a capture: (head lines, decoded Message)."""
+    request = captured_requests(scenario, state)[index]
+    return request.lines, F.decode_message(request.body)
 
 
 def stream(lines, message, extra_headers=(), target=None):
-    """The bytes of one request: the captured head (Content-Length fitted to the new body,
-    no Expect), then the message."""
-    body = F.encode_message(message)
-    kept = [line for line in lines[1:] if line.split(":")[0].lower() not in
-            ("content-length", "transfer-encoding", "expect")]
-    first = lines[0] if target is None else "POST %s HTTP/1.1" % target
-    head = [first, "Content-Length: %d" % len(body)] + kept + list(extra_headers)
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+    """The bytes of one request: the captured head without Expect (so the answer is the only
+    response), other headers and target if given, then the message."""
+    kept = [line for line in lines if not line.lower().startswith("expect:")]
+    if target is not None:
+        kept[0] = "POST %s HTTP/1.1" % target
+    return reframe(kept + list(extra_headers), F.encode_message(message))
 
 
 def serve(data, fmt="json", peer=PEER, persona=None):
     """Serve data as one connection from peer; (records as parsed JSON or text, answer bytes)."""
-    fd, path = tempfile.mkstemp()
-    try:
-        sent = []
-        connection = F.ConnectionRecord(0.0, peer, 1234)
-        F.serve_connection(F.ByteReader(io.BytesIO(data).read), sent.append, connection,
-                           F.Config(persona or F.EmptyPersona(), local_peer=False),
-                           F.Recorder(fmt, fd, path))
-        with open(path, encoding="utf-8") as log:
-            text = log.read()
-    finally:
-        os.close(fd)
-        os.unlink(path)
+    sends, log = serve_in_process(F.ByteReader(io.BytesIO(data).read),
+                                  F.Config(persona or F.EmptyPersona(), local_peer=False), fmt,
+                                  started=0.0, peer=peer)
+    text = log.decode("utf-8")
     records = [json.loads(line) for line in text.splitlines()] if fmt == "json" else text
-    return records, b"".join(sent)
+    return records, b"".join(sends)
 
 
 def with_attribute(message, group_tag, attribute):
@@ -175,15 +150,9 @@ class EveryRowTripped(unittest.TestCase):
     def test_slow_head(self):
         data = (CAPTURES / "empty" / "lpstat-v" / "client.bin").read_bytes()
         reader, clock = dripped(data[:data.index(b"\r\n\r\n") + 4], 0.5)
-        connection = F.ConnectionRecord(0.0, PEER, 1)
-        fd, path = tempfile.mkstemp()
-        self.addCleanup(os.unlink, path)
         with mock.patch.object(F.time, "monotonic", lambda: clock[0]):
-            F.serve_connection(reader, lambda data: None, connection, F.Config(),
-                               F.Recorder("json", fd, path))
-        os.close(fd)
-        with open(path) as log:
-            record = json.loads(log.readline())
+            _, log = serve_in_process(reader, F.Config(), peer=PEER)
+        record = json.loads(log.splitlines()[0])
         self.assertEqual(record["alerts"], ["slow-head"])
         self.assertEqual(record["head_bytes"], 215)          # as sent: the capture's first head
         self.assertGreaterEqual(record["head_seconds"], 215 / 4 * 0.5)
@@ -191,7 +160,6 @@ class EveryRowTripped(unittest.TestCase):
 
     def test_a_slow_head_that_never_ends_is_timed_until_it_is_recorded(self):
         reader, clock = dripped(b"POST / HTTP/1.1\r\nHost: x\r\nX-a: b\r\n", 1.0, 3)
-        exchange = F.Exchange(0.0, 1, PEER)
         with mock.patch.object(F.time, "monotonic", lambda: clock[0]):
             exchange = F.Exchange(0.0, 1, PEER)
             exchange.head = F.RequestHead(b"", "", "", "", [])
