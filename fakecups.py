@@ -3385,12 +3385,175 @@ def plain_flood(count, size, first, last):
                       "last": rfc3339(last)}}
 
 
+# ── Indicators: known attacks on CUPS, one row each ──────────────────────────────────────
+#
+# A row: the id records carry, the advisory it points to, one line on why, the kind of record
+# it reads and its test.  "request" rows test the Exchange of one HTTP request: exchange.head
+# (RequestHead, or None), exchange.ipp (the decoded Message, or None), exchange.peer,
+# exchange.seq and exchange.head_timing().  "udp" rows test a UDP record's plain data
+# (record["udp"] as plain_packet made it).  The Recorder adds the ids of the rows whose test
+# passes to every record, so each format and --report see the same alerts.  Adding an
+# indicator is one row.
+
+SLOW_HEAD_SECONDS = 2.0              # longer than a lost segment's first retransmission (1 s)
+SLOW_HEAD_BYTES_PER_SECOND = 100     # drip tools send a header line per 10-15 s: under 10 B/s
+PPD_KEYWORDS = ("foomaticripcommandline", "cupsfilter2")
+# Characters no notification recipient has (RFC 5322 allows some in a local part, a shell acts
+# on all of them): ? starts mailto parameters, a comma adds addresses, the rest are the shell's.
+MAILTO_EXTRAS = frozenset("?,;|&$`<>()'\"\\*{}[]!#~")
+
+
+class Indicator:
+    __slots__ = ("id", "advisory", "kind", "why", "test")
+
+    def __init__(self, id, advisory, kind, why, test):
+        self.id, self.advisory, self.kind, self.why, self.test = id, advisory, kind, why, test
+
+
+def alerts_for(kind, subject):
+    """The ids of the rows of this kind whose test the subject passes, in table order."""
+    return [row.id for row in INDICATORS if row.kind == kind and row.test(subject)]
+
+
+def _attributes(attributes):
+    """Every attribute, the members of collections included."""
+    for attribute in attributes:
+        yield attribute
+        for tag, value in attribute.values:
+            if tag == TAG_BEGIN_COLLECTION:
+                yield from _attributes(value)
+
+
+def request_attributes(exchange):
+    """Every attribute of the request, collection members included (worked out once)."""
+    if exchange.indicator_cache is None:
+        message = exchange.ipp
+        exchange.indicator_cache = [] if message is None else [
+            attribute for group in message.groups for attribute in _attributes(group.attributes)]
+    return exchange.indicator_cache
+
+
+def client_text(exchange):
+    """Every string the client chose, joined by spaces: attribute names and string values
+    (a value with a language gives its text; octetString its bytes read as latin-1)."""
+    texts = []
+    for attribute in request_attributes(exchange):
+        texts.append(attribute.name)
+        for tag, value in attribute.values:
+            if tag in (TAG_TEXT_LANG, TAG_NAME_LANG):
+                texts.append(value[1])
+            elif tag in STRING_FAMILY:
+                texts.append(value)
+            elif tag == TAG_OCTETS:
+                texts.append(value.decode("latin-1"))
+    return " ".join(texts)
+
+
+def has_control_character(text):
+    return not text.isprintable() and any(c < " " or c == "\x7f" for c in text)
+
+
+def carries_ppd(text):
+    lowered = text.lower()
+    return "\n*" in text or any(keyword in lowered for keyword in PPD_KEYWORDS)
+
+
+def values_of(exchange, name):
+    """The string values of every attribute called name."""
+    return [value for attribute in request_attributes(exchange) if attribute.name == name
+            for tag, value in attribute.values if isinstance(value, str)]
+
+
+def rss_traversal(uri):
+    return uri[:4].lower() == "rss:" and ".." in percent_decode(uri)
+
+
+def mailto_beyond_address(uri):
+    """A mailto: recipient with more than an address: what sendmail would read as options."""
+    if uri[:7].lower() != "mailto:":
+        return False
+    address = percent_decode(uri[7:])
+    return (not address or address[0] == "-"
+            or any(c.isspace() or c < " " or c in MAILTO_EXTRAS for c in address))
+
+
+def auth_scheme(exchange):
+    value = exchange.head.header("Authorization") if exchange.head is not None else None
+    return (value.split(None, 1) or [""])[0].lower() if value else ""
+
+
+def operation_is(exchange, name):
+    return exchange.ipp is not None and exchange.ipp.code == OP[name]
+
+
+def slow_head(exchange):
+    """The first request of a connection (its wait began as the client connected) whose head
+    took SLOW_HEAD_SECONDS or more at under SLOW_HEAD_BYTES_PER_SECOND."""
+    size, seconds = exchange.head_timing()
+    return (exchange.seq == 1 and seconds >= SLOW_HEAD_SECONDS
+            and size < SLOW_HEAD_BYTES_PER_SECOND * seconds)
+
+
+INDICATORS = [
+    Indicator("ppd-injection", "CVE-2024-47076, CVE-2024-47175, CVE-2024-47177", "request",
+              "PPD text in a value (a newline then *, FoomaticRIPCommandLine, cupsFilter2): copied "
+              "into a PPD unchecked, foomatic-rip runs it as lp",
+              lambda e: carries_ppd(client_text(e))),
+    Indicator("control-character", "CVE-2026-34980", "request",
+              "a C0 control character or DEL in a string value or attribute name: a newline in "
+              "page-border became a scheduler control record (code execution as lp)",
+              lambda e: has_control_character(client_text(e))),
+    Indicator("rss-traversal", "CVE-2026-34978", "request",
+              "notify-recipient-uri rss: with .. in it: the RSS notifier writes outside "
+              "CacheDir/rss (job.cache overwritten, queued jobs lost)",
+              lambda e: any(rss_traversal(uri) for uri in values_of(e, "notify-recipient-uri"))),
+    Indicator("mailto-injection", "CVE-2026-105326", "request",
+              "notify-recipient-uri mailto: with more than an address (whitespace, a leading -, ?, "
+              "shell metacharacters): argument injection into the mailto notifier's sendmail",
+              lambda e: any(mailto_beyond_address(uri)
+                            for uri in values_of(e, "notify-recipient-uri"))),
+    Indicator("local-token", "CVE-2026-34990", "request",
+              "Authorization: Local or PeerCred from a peer that is not this machine: a replayed "
+              "cupsd local token, which only local clients ever hold",
+              lambda e: auth_scheme(e) in ("local", "peercred") and not is_loopback(e.peer)),
+    Indicator("basic-admin", "CVE-2025-58060", "request",
+              "Authorization: Basic on /admin: cupsd accepted Basic where another AuthType "
+              "(Negotiate) was configured, without checking the password that way",
+              lambda e: auth_scheme(e) == "basic"
+              and _target_path(e.head.target).startswith("/admin")),
+    Indicator("extension-tag", "CVE-2025-58364", "request",
+              "a value with the extension tag 0x7F: libcups' ipp_read_io() mishandled it "
+              "(NULL dereference, remote denial of service)",
+              lambda e: any(tag == TAG_EXTENSION
+                            for a in request_attributes(e) for tag, _ in a.values)),
+    Indicator("mixed-tags", "CVE-2010-2941", "request",
+              "a 1setOf whose values mix incompatible tags: cupsd's ipp.c freed such values wrongly "
+              "(use-after-free); fakecups, like cupsd now, answers it 400",
+              lambda e: any(mixes_value_tags(a.values) for a in request_attributes(e))),
+    Indicator("get-document", "CVE-2023-32360", "request",
+              "CUPS-Get-Document: the data of someone's print job, which a too broad default "
+              "policy gave without authentication",
+              lambda e: operation_is(e, "CUPS-Get-Document")),
+    Indicator("local-file-printer", "CVE-2026-34990", "request",
+              "CUPS-Create-Local-Printer naming a file: device: a queue that writes any file as "
+              "root once shared, the second step after a replayed Local token",
+              lambda e: operation_is(e, "CUPS-Create-Local-Printer") and any(
+                  uri[:5].lower() == "file:" for uri in values_of(e, "device-uri"))),
+    Indicator("slow-head", "CVE-2025-58436", "request",
+              "a first request's head dripped in (%d s or more at under %d bytes/s): clients this "
+              "slow made cupsd before 2.4.15 unresponsive"
+              % (SLOW_HEAD_SECONDS, SLOW_HEAD_BYTES_PER_SECOND),
+              slow_head),
+]
+
+
 # ── Records: one value per request, rendered as plain data, then by a log format ─────────
 
 class Exchange:
     """One HTTP request on the connection and the answer it got; filled in as it goes."""
 
     def __init__(self, time, seq, peer="-"):
+        self.waited_from = self.head_done_at = None
         self.time = time
         self.seq = seq
         self.peer = peer
@@ -3403,6 +3566,36 @@ class Exchange:
         self.http_status = None
         self.answer = None
         self.error = None
+        self.alerts = []                 # the ids of the indicators it tripped, once recorded
+        self.indicator_cache = None
+
+    @property
+    def time(self):
+        return self._time
+
+    @time.setter
+    def time(self, value):
+        """The record's time.  It is set when fakecups begins waiting for the request and
+        again when the request's head is complete: the two moments, on the monotonic clock,
+        time the head (head_timing)."""
+        if self.waited_from is None:
+            self.waited_from = time.monotonic()
+        else:
+            self.head_done_at = time.monotonic()
+        self._time = value
+
+    def head_timing(self):
+        """(bytes, seconds) of the request head: its request line and header fields as parsed,
+        with their CRLFs, and the time from when fakecups began waiting for it until it was
+        complete (until now, if it never was).  For a later request on a keep-alive
+        connection that time includes the pause before it."""
+        head = self.head
+        size = 0
+        if head is not None and head.line:
+            size = len(head.line) + 2 + sum(len(k) + len(v) + 4 for k, v in head.headers)
+        if self.head_done_at is not None:
+            size += 2
+        return size, (self.head_done_at or time.monotonic()) - self.waited_from
 
 
 class ConnectionRecord:
@@ -3412,6 +3605,8 @@ class ConnectionRecord:
         self.pid = pid
         self.exchanges = []
         self.error = None
+        self.local = None                # (address, port) fakecups was reached on, if known
+        self.sensor = None               # this sensor's name (--sensor), if given
 
     @property
     def first_line(self):
@@ -3517,7 +3712,16 @@ def plain_exchange(connection, exchange):
         "ipp": _plain_ipp(exchange),
         "response": _plain_response(exchange),
         "error": escape(exchange.error) if exchange.error else None,
-    }
+        "alerts": alerts_for("request", exchange),
+    } | _plain_head_timing(exchange)
+
+
+def _plain_head_timing(exchange):
+    """How fast the request head came: bytes, seconds, bytes per second (None when too fast
+    to time)."""
+    size, seconds = exchange.head_timing()
+    return {"head_bytes": size, "head_seconds": round(seconds, 3),
+            "head_bytes_per_second": int(size / seconds) if seconds >= 0.001 else None}
 
 
 def plain_connection(connection):
@@ -3526,13 +3730,19 @@ def plain_connection(connection):
             "seq": 0, "request": None, "method": None, "target": None, "version": None,
             "headers": [], "auth": None, "body_bytes": 0, "ipp": None,
             "response": {"http_status": None, "ipp_status": None, "status_message": None},
-            "error": escape(connection.error or "no request")}
+            "error": escape(connection.error or "no request"), "alerts": []}
+
+
+def alert_tag(ids):
+    """The short tag of a record's alerts for one-line forms (classic, syslog); "" if none."""
+    return "alerts=" + ",".join(ids) if ids else ""
 
 
 def summary(plain):
     """One line for syslog and the text format: what was asked and what it got."""
     if plain.get("transport") == "udp":
-        return "%s udp %s" % (plain["peer"], _udp_summary(plain["udp"]))
+        return " ".join(filter(None, ("%s udp %s" % (plain["peer"], _udp_summary(plain["udp"])),
+                                      alert_tag(plain.get("alerts")))))
     ipp = plain["ipp"] or {}
     response = plain["response"]
     parts = [plain["peer"], plain["request"] or "-"]
@@ -3545,6 +3755,8 @@ def summary(plain):
         parts.append(response["ipp_status"])
     if plain["error"]:
         parts.append("error: %s" % plain["error"])
+    if plain.get("alerts"):
+        parts.append(alert_tag(plain["alerts"]))
     return " ".join(str(p) for p in parts)
 
 
@@ -3594,19 +3806,26 @@ class JsonFormat(LogFormat):
 
 class ClassicFormat(LogFormat):
     """The original logger's three lines: Connection, the date, the first request line
-    (for a datagram: Datagram, the date, the packet's first line)."""
+    (for a datagram: Datagram, the date, the packet's first line); a fourth, the alert tag,
+    only when an indicator matched."""
 
     def connection(self, connection):
         lines = ["Connection", c_locale_date(connection.time)]
         if connection.first_line is not None:
             lines.append(escape(connection.first_line, MAX_REQUEST_LINE))
+        ids = []
+        for exchange in connection.exchanges:
+            ids.extend(i for i in exchange.alerts if i not in ids)
+        if ids:
+            lines.append(alert_tag(ids))
         return "\n".join(lines) + "\n"
 
     def datagram(self, plain):
         udp = plain["udp"]
         first = udp.get("packet", "").split("\\n", 1)[0] if "flood" not in udp else \
             "flood: %d datagrams" % udp["flood"]["datagrams"]
-        return "Datagram\n%s\n%s\n" % (plain["time"], first)
+        tag = alert_tag(plain.get("alerts"))
+        return "Datagram\n%s\n%s\n%s" % (plain["time"], first, tag + "\n" if tag else "")
 
 
 class TextFormat(ClassicFormat):
@@ -3621,7 +3840,8 @@ class TextFormat(ClassicFormat):
         return ""
 
     def datagram(self, plain):
-        return "Datagram\n" + "".join("  %s\n" % line for line in _text_datagram(plain))
+        lines = _text_datagram(plain) + _text_alerts(plain.get("alerts"), "")
+        return "Datagram\n" + "".join("  %s\n" % line for line in lines)
 
     def connection(self, connection):
         text = super().connection(connection) + "  peer %s pid %d\n" % (connection.peer, connection.pid)
@@ -3702,10 +3922,460 @@ def _text_request(plain):
     lines.append(answer)
     if plain["error"]:
         lines.append("    error: %s" % plain["error"])
+    lines.extend(_text_alerts(plain["alerts"], "    "))
     return "\n".join(lines) + "\n"
 
 
-FORMATS = {"text": TextFormat, "json": JsonFormat, "classic": ClassicFormat}
+def _text_alerts(ids, indent):
+    """The alerts: line of the text format, each id with its advisory."""
+    if not ids:
+        return []
+    advisories = {row.id: row.advisory for row in INDICATORS}
+    return [indent + "alerts: " + ", ".join("%s (%s)" % (i, advisories.get(i, "?")) for i in ids)]
+
+
+class IpphoneyFormat(LogFormat):
+    """The JSON events of ipphoney, the IPP honeypot T-Pot runs, field for field, so that
+    fakecups takes its place with no change to T-Pot's pipeline: one event per request,
+    ipphoney.<operation> for IPP requests and ipphoney.connect for the rest (and for a
+    connection that sent no request).  UDP records, which ipphoney has no event for, are
+    written as JSON records."""
+
+    def exchange(self, connection, plain):
+        return to_json(ipphoney_event(connection, plain)) + "\n"
+
+    def connection(self, connection):
+        if connection.exchanges:
+            return ""
+        return to_json(ipphoney_event(connection, plain_connection(connection))) + "\n"
+
+    def datagram(self, plain):
+        return to_json(plain) + "\n"
+
+
+def ipphoney_event(connection, plain):
+    """An ipphoney event (its core/protocol.py report_event) from a record's plain data:
+    keys in its order, its operation, group and syntax names, its value formats."""
+    names = _ipphoney_names()
+    ipp = plain["ipp"] if plain["ipp"] and "version" in plain["ipp"] else None
+    operation = names.get(int(ipp["operation_id"], 16)) if ipp else None
+    event = {"eventid": "ipphoney." + operation.lower() if operation else "ipphoney.connect"}
+    if operation:
+        event["operation"] = operation
+    event["timestamp"] = plain["time"][:-1] + "000Z"     # isoformat(): microseconds
+    if plain["target"] is not None:
+        target = plain["target"]
+        event["url"] = escape(percent_decode(target)) if "%" in target else target
+    event["src_ip"], event["src_port"] = _host_and_port(connection.peer)
+    local_ip, local_port = connection.local or ("127.0.0.1", 631)    # ipphoney's own fallbacks
+    event.update(dst_port=local_port, sensor=connection.sensor or os.uname().nodename)
+    if plain["method"] is not None:
+        event["request"] = plain["method"]
+    if ipp and ipp["document_bytes"]:
+        event.update(filename=ipp["document_sha256"], filesize=ipp["document_bytes"],
+                     sha256=ipp["document_sha256"])
+    if ipp:
+        event["query"] = _ipphoney_query(ipp, operation, names)
+    agents = [v for k, v in plain["headers"] if k.lower() == "user-agent"]
+    if agents:
+        event["user_agent"] = agents[-1]
+    event["dst_ip"] = local_ip
+    return event
+
+
+def _ipphoney_names():
+    """ipphoney's operation names (core/data.py): CUPS's, Print-Uri and Send-Uri spelled so,
+    and three more."""
+    names = dict(OPERATIONS)
+    names.update({0x0003: "Print-Uri", 0x0007: "Send-Uri", 0x001D: "Send-Notifications",
+                  0x001F: "Get-Resource-Data", 0x0021: "Get-Printer-Support-Files"})
+    return names
+
+
+def _host_and_port(peer):
+    """("1.2.3.4", 5678) from "1.2.3.4:5678" or "[::1]:5678"; port 0 when there is none."""
+    if peer.startswith("["):
+        host, _, port = peer[1:].partition("]")
+        port = port[1:]
+    elif peer.count(":") == 1:
+        host, _, port = peer.partition(":")
+    else:
+        host, port = peer, ""
+    return host, int(port) if port.isdigit() else 0
+
+
+def _ipphoney_query(ipp, operation, names):
+    query = {"version": ipp["version"], "request_id": "%08X" % (ipp["request_id"] & 0xFFFFFFFF)}
+    if operation is None:
+        return query                    # ipphoney stops at an operation it does not know
+    query["operation"] = operation
+    query["groups"] = [
+        {"group_type": "-".join(word.capitalize() for word in group["tag"].split("-")),
+         "attributes": [_ipphoney_attribute(a, names) for a in group["attributes"]]}
+        for group in ipp["groups"]]
+    return query
+
+
+IPPHONEY_SYNTAXES = {"naturalLanguage": "language", "delete-attribute": "deleteAttribute",
+                     "admin-define": "adminDefine"}
+
+
+def _ipphoney_attribute(attribute, names):
+    syntax = attribute["syntax"].split("|")[0]
+    return {"attribute_type": IPPHONEY_SYNTAXES.get(syntax, syntax),
+            "attribute_name": attribute["name"],
+            "attribute_value": [_ipphoney_value(syntax, v, names) for v in attribute["values"]]}
+
+
+def _ipphoney_value(syntax, value, names):
+    """A value as ipphoney writes it: integers unsigned, booleans, ranges, resolutions and
+    dates as text, enums through its operation table (as it does), "''" for an empty string."""
+    if isinstance(value, bool) or syntax == "boolean":
+        return "true" if value else "false"
+    if isinstance(value, int):
+        value &= 0xFFFFFFFF
+        return (names.get(value) or "%04X" % value) if syntax == "enum" else value
+    if isinstance(value, dict):
+        if "lower" in value:
+            return "%d-%d" % (value["lower"] & 0xFFFFFFFF, value["upper"] & 0xFFFFFFFF)
+        if "units" in value:
+            return "%d%s" % (value["x"] & 0xFFFFFFFF, "dpi" if value["units"] == "dpi" else "dpcm")
+        if "text" in value and "language" in value:      # the value's bytes, lengths and all
+            return "".join(_length_prefixed(value[key]) for key in ("language", "text"))
+        return "{%s}" % " ".join("%s=%s" % (name, ",".join(str(_ipphoney_value(None, v, names))
+                                                             for v in values))
+                                 for name, values in value.items())
+    if syntax in ("unknown", "no-value"):
+        return syntax
+    if syntax == "dateTime":
+        return value[:19] + "Z"
+    if syntax == "octetString" and "." not in value:     # the bytes as text, unless cut
+        value = bytes.fromhex(value).decode("utf-8", "replace")
+    return value or "''"
+
+
+def _length_prefixed(text):
+    size = len(text.encode("utf-8", "surrogateescape"))
+    return chr(size >> 8) + chr(size & 0xFF) + text
+
+
+FORMATS = {"text": TextFormat, "json": JsonFormat, "classic": ClassicFormat, "ipphoney": IpphoneyFormat}
+
+
+# Records read back (--report): JSON Lines as --format json writes them, one line at a time.
+# Only --report runs this code and every connection would pay to unmarshal it (about 0.1 ms of
+# start-up), so it is kept as source text and compiled into the module when --report starts
+# (load_report); its lines keep their numbers in this file for tracebacks.
+#
+# A request record is read by position, the way to_json lays it out: inside a JSON string
+# every quote is escaped, so `,"key":` can only ever be a key, and the keys come in
+# plain_exchange's order.  Anything laid out otherwise (UDP records, other versions, other
+# writers) is parsed with json.  Values stay the JSON-escaped bytes of the line until printed.
+
+REPORT_LINE = sys._getframe().f_lineno + 1
+REPORT_SOURCE = r'''
+import re
+
+REPORT_TOP = 10                      # rows per table
+REPORT_MAX_KEYS = 100000             # distinct values kept per table; later ones count as others
+REPORT_MAX_DIGESTS = 1000000         # distinct documents told apart; beyond, "at least"
+
+
+def record_fields(line):
+    """(kind, time, peer, source host, pid, seq, target, user agent, operation, document bytes,
+    sha256, alert ids, udp callback host) of a JSON record line, as the JSON-escaped bytes the
+    line holds (pid and seq as digits); None if the line is not a record."""
+    return _fields_by_position(line) or _fields_parsed(line)
+
+
+_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+REQUEST_PREFIX = re.compile(
+    rb'\{"time":"([^"]{24})","peer":"((\[[^\]"]*\]|[^":]*)[^"]*)","pid":(\d+),"seq":(\d+),'
+    rb'"request":(?:null|%s),"method":(?:null|%s),"target":(?:null|"([^"\\]*(?:\\.[^"\\]*)*)"),'
+    rb'"version":(?:null|%s),"headers":\[' % (_STRING, _STRING, _STRING))
+
+
+def _fields_by_position(line):
+    match = REQUEST_PREFIX.match(line)
+    if match is None:
+        return None
+    find = line.find
+    headers_at = match.end()
+    auth_at = find(b'],"auth":', headers_at)
+    ipp_at = find(b',"ipp":', auth_at)
+    response_at = line.rfind(b',"response":{')
+    if auth_at < 0 or ipp_at < 0 or response_at < ipp_at:
+        return None
+    agent = line.rfind(b'["User-Agent","', headers_at, auth_at)
+    if agent < 0:                       # spelt otherwise, or none
+        agent = line.lower().rfind(b'["user-agent","', headers_at, auth_at)
+    if agent >= 0:
+        end = find(b'"],["', agent, auth_at)
+        agent = line[agent + 15:end if end >= 0 else auth_at - 2]
+    else:
+        agent = None
+    operation, size, digest = None, 0, None
+    if line[ipp_at + 7:ipp_at + 19] == b'{"version":"':
+        at = find(b'","operation":"', ipp_at) + 15
+        operation = line[at:find(b'"', at)]
+        at = line.rfind(b',"document_bytes":', ipp_at, response_at) + 18
+        if line[at] != 48:                              # not 0
+            end = find(b',"document_sha256":', at)
+            size = int(line[at:end])
+            digest = line[end + 20:find(b'"', end + 20)] if line[end + 19] == 34 else None
+    ids = ()
+    alerts_at = find(b',"alerts":["', response_at)
+    if alerts_at >= 0:
+        ids = tuple(line[alerts_at + 12:find(b'"]', alerts_at)].split(b'","'))
+    return (b"tcp",) + match.groups() + (agent, operation, size, digest, ids, None)
+
+
+def _fields_parsed(line):
+    import json
+    try:
+        record = json.loads(line)
+        time, peer, pid, seq = record["time"], record["peer"], int(record["pid"]), int(record["seq"])
+        ipp = record.get("ipp") if isinstance(record.get("ipp"), dict) else {}
+        headers = record.get("headers") or ()
+        agents = [v for k, v in headers if k == "User-Agent"] or [
+            v for k, v in headers if str(k).lower() == "user-agent"]
+        udp = record.get("udp") if isinstance(record.get("udp"), dict) else None
+        uri = udp.get("uri") if udp is not None and isinstance(udp.get("uri"), dict) else {}
+        size = int(ipp.get("document_bytes") or 0)
+        ids = tuple(_as_in_line(i) for i in record.get("alerts") or () if isinstance(i, str))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    if not isinstance(time, str) or not isinstance(peer, str):
+        return None
+    peer = _as_in_line(peer)
+    host = peer[:peer.find(b"]") + 1] if peer[:1] == b"[" else peer.partition(b":")[0]
+    return (b"udp" if udp is not None else b"tcp", _as_in_line(time), peer, host, b"%d" % pid,
+            b"%d" % seq, _as_in_line(record.get("target")), _as_in_line(agents[-1]) if agents else None,
+            _as_in_line(ipp.get("operation")), size, _as_in_line(ipp.get("document_sha256")), ids,
+            _as_in_line(uri.get("host")))
+
+
+def _as_in_line(text):
+    """A string as a record line holds it (JSON-escaped bytes), None for anything else."""
+    return to_json(text)[1:-1].encode("utf-8", "surrogateescape") if isinstance(text, str) else None
+
+
+def _tally_key(table, key):
+    """Count key in table unless the table is full; whether it was counted."""
+    if key in table:
+        table[key] += 1
+    elif len(table) < REPORT_MAX_KEYS:
+        table[key] = 1
+    else:
+        return False
+    return True
+
+
+class ReportTally:
+    """What --report counts, folded one record at a time; every table is bounded."""
+
+    def __init__(self):
+        self.lines = self.records = self.connections = self.requests = self.datagrams = 0
+        self.first, self.last = b"\xff", b""
+        self.sources = {}            # host -> [connections, requests, datagrams]
+        self.operations, self.paths, self.agents, self.callbacks = {}, {}, {}, {}
+        self.others = {}             # table name -> records counted as others
+        self.alerts = {}             # id -> [count, first seen, last seen]
+        self.documents = self.document_bytes = 0
+        self.digests = set()
+        self.recent, self.older = set(), set()   # (pid, peer) of connections that had requests
+
+    def other(self, table):
+        self.others[table] = self.others.get(table, 0) + 1
+
+    def add(self, fields):
+        kind, time, peer, host, pid, seq, target, agent, operation, size, digest, ids, callback = fields
+        self.records += 1
+        if time > self.last:
+            self.last = time
+        if time < self.first:
+            self.first = time
+        source = self.sources.get(host)
+        if source is None:
+            source = [0, 0, 0]
+            if len(self.sources) < REPORT_MAX_KEYS:
+                self.sources[host] = source
+            else:
+                self.other("sources")
+        if ids:
+            self.add_alerts(ids, time)
+        if kind == b"udp":
+            self.datagrams += 1
+            source[2] += 1
+            if callback is not None:
+                _tally_key(self.callbacks, callback) or self.other("udp callbacks")
+            return
+        if seq == b"0":              # a connection's own record: new unless it had requests
+            if (pid, peer) not in self.recent and (pid, peer) not in self.older:
+                self.connections += 1
+                source[0] += 1
+            return
+        if seq == b"1":
+            self.connections += 1
+            source[0] += 1
+            self.recent.add((pid, peer))
+            if len(self.recent) > 4096:
+                self.older, self.recent = self.recent, set()
+        self.requests += 1
+        source[1] += 1
+        if target is not None:
+            _tally_key(self.paths, target.partition(b"?")[0]) or self.other("paths")
+        if agent is not None:
+            _tally_key(self.agents, agent) or self.other("user agents")
+        if operation is not None:
+            _tally_key(self.operations, operation) or self.other("operations")
+        if size:
+            self.documents += 1
+            self.document_bytes += size
+            if digest is not None and len(self.digests) < REPORT_MAX_DIGESTS:
+                self.digests.add(int(digest[:16], 16))
+
+    def add_alerts(self, ids, time):
+        for alert in ids:
+            seen = self.alerts.get(alert)
+            if seen is None:
+                self.alerts[alert] = [1, time, time]
+            else:
+                seen[0] += 1
+                seen[1] = min(seen[1], time)
+                seen[2] = max(seen[2], time)
+
+
+def _shown(raw):
+    """A JSON-escaped value from a record line as text."""
+    import json
+    try:
+        return json.loads(b'"' + raw + b'"')
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def _top(table, key=None):
+    return sorted(table.items(), key=key or (lambda item: -item[1]))[:REPORT_TOP]
+
+
+def report_summary(tally, files):
+    """What --report says, as plain data (the json form prints it as it is)."""
+    advisories = {row.id: row.advisory for row in INDICATORS}
+    by_counts = _top(tally.sources, lambda item: [-n for n in item[1]])
+    summary = {"files": files, "lines": tally.lines, "records": tally.records,
+               "not_records": tally.lines - tally.records,
+               "first": _shown(tally.first) if tally.records else None,
+               "last": _shown(tally.last) if tally.records else None,
+               "connections": tally.connections, "requests": tally.requests,
+               "datagrams": tally.datagrams, "distinct_sources": len(tally.sources),
+               "sources": [{"host": _shown(host).strip("[]"), "connections": c, "requests": r,
+                            "datagrams": d} for host, (c, r, d) in by_counts]}
+    for name, table in (("operations", tally.operations), ("paths", tally.paths),
+                        ("user_agents", tally.agents)):
+        summary["distinct_" + name] = len(table)
+        summary[name] = [{"name": _shown(key), "count": n} for key, n in _top(table)]
+    summary["alerts"] = [
+        {"id": _shown(key), "advisory": advisories.get(_shown(key)), "count": n,
+         "first_seen": _shown(first), "last_seen": _shown(last)}
+        for key, (n, first, last) in sorted(tally.alerts.items(), key=lambda item: -item[1][0])]
+    summary["documents"] = {"count": tally.documents, "bytes": tally.document_bytes,
+                            "distinct_sha256": len(tally.digests),
+                            "distinct_at_least": len(tally.digests) >= REPORT_MAX_DIGESTS}
+    summary["udp_callbacks"] = [{"host": _shown(key), "datagrams": n} for key, n in _top(tally.callbacks)]
+    summary["counted_as_others"] = dict(tally.others)
+    return summary
+
+
+def report_text(summary):
+    """The summary as plain aligned text."""
+    lines = ["fakecups report: " + ", ".join(
+        "%s (%s lines%s)" % (f["path"], _n(f["lines"]), "; " + f["problem"] if f["problem"] else "")
+        for f in summary["files"])]
+    if summary["not_records"]:
+        lines.append("%s lines were not records and were skipped" % _n(summary["not_records"]))
+    lines.append("time span    %s to %s" % (summary["first"] or "-", summary["last"] or "-"))
+    lines.append("connections  %s   requests  %s   udp datagrams  %s" % (
+        _n(summary["connections"]), _n(summary["requests"]), _n(summary["datagrams"])))
+    lines += _text_table("top sources (%s)" % _n(summary["distinct_sources"]),
+                         ["connections", "requests", "datagrams"],
+                         [(s["host"], s["connections"], s["requests"], s["datagrams"])
+                          for s in summary["sources"]])
+    for name, title in (("operations", "operations"), ("paths", "paths"), ("user_agents", "user agents")):
+        lines += _text_table("%s (%s)" % (title, _n(summary["distinct_" + name])), ["requests"],
+                             [(row["name"], row["count"]) for row in summary[name]])
+    lines += _text_table("alerts", ["count", "first seen", "last seen", "advisory"],
+                         [(a["id"], a["count"], a["first_seen"], a["last_seen"], a["advisory"] or "?")
+                          for a in summary["alerts"]]) or ["", "alerts: none"]
+    documents = summary["documents"]
+    lines += ["", "documents    %s, %s bytes, %s%s distinct sha256" % (
+        _n(documents["count"]), _n(documents["bytes"]),
+        "at least " if documents["distinct_at_least"] else "", _n(documents["distinct_sha256"]))]
+    lines += _text_table("udp callbacks by target host", ["datagrams"],
+                         [(row["host"], row["datagrams"]) for row in summary["udp_callbacks"]])
+    for table, count in summary["counted_as_others"].items():
+        lines.append("(%s: %s records beyond %s distinct values were counted as others)"
+                     % (table, _n(count), _n(REPORT_MAX_KEYS)))
+    return "\n".join(lines) + "\n"
+
+
+def _n(number):
+    return "{:,}".format(number)
+
+
+def _text_table(title, headers, rows):
+    """A blank line, the title and the column headers, then the rows indented: numbers to the
+    right, text to the left; nothing when there are no rows.  Record text is escaped."""
+    if not rows:
+        return []
+    cells = [[escape(str(row[0]), 60)] + [_n(c) if isinstance(c, int) else escape(str(c), 60)
+                                          for c in row[1:]] for row in rows]
+    widths = [max(len(title) - 2, *(len(row[0]) for row in cells))]
+    widths += [max(len(h), *(len(row[i + 1]) for row in cells)) for i, h in enumerate(headers)]
+    numeric = [isinstance(value, int) for value in rows[0][1:]]
+
+    def line(first, rest):
+        return first.ljust(widths[0] + 2) + "".join(
+            "  " + (c.rjust(w) if right else c.ljust(w)) for c, w, right in zip(rest, widths[1:], numeric))
+    return [""] + [line(title, headers).rstrip()] + [line("  " + row[0], row[1:]).rstrip() for row in cells]
+
+
+def read_log(path, tally):
+    """Fold every record of the log at path into tally; None, or why it could not be read."""
+    try:
+        with open(path, "rb") as raw:
+            if raw.read(2) == b"\x1f\x8b":
+                import gzip
+                raw.seek(0)
+                with gzip.open(raw) as lines:
+                    return _fold_lines(lines, tally)
+            raw.seek(0)
+            return _fold_lines(raw, tally)
+    except (OSError, EOFError) as error:
+        return "cannot read: %s" % (os_error_text(error) if isinstance(error, OSError) else error)
+
+
+def _fold_lines(lines, tally):
+    add, fields_of = tally.add, record_fields
+    read = 0
+    for line in lines:
+        read += 1
+        fields = fields_of(line)
+        if fields is not None:
+            add(fields)
+        elif read == 1 and not line.lstrip().startswith(b"{"):
+            tally.lines += read
+            return ("not JSON Lines (the text or classic format?): --report reads what "
+                    "--format json writes")
+    tally.lines += read
+    return None
+'''
+
+
+def load_report():
+    """Define the report's functions and ReportTally in this module, once."""
+    if "ReportTally" not in globals():
+        exec(compile("\n" * (REPORT_LINE - 1) + REPORT_SOURCE, __file__, "exec"), globals())
 
 
 # ── Sinks: each record is one write(); a failing sink never stops the answer ────────────
@@ -3750,12 +4420,14 @@ class Recorder:
 
     def exchange_done(self, connection, exchange):
         plain = plain_exchange(connection, exchange)
+        exchange.alerts = plain["alerts"]
         if self.use_syslog:
             _syslog(6, self.format.syslog_line(plain))
         self._write(self.format.exchange(connection, plain))
         exchange.ipp = None     # keep the rendered record, not the message: memory stays flat
 
     def datagram_done(self, plain):
+        plain["alerts"] = alerts_for("udp", plain)
         if self.use_syslog:
             _syslog(6, self.format.syslog_line(plain))
         self._write(self.format.datagram(plain))
@@ -4173,8 +4845,14 @@ OPTIONS = (
     (("--udp-lifetime",), "SEC", _positive_number(float), DEFAULT_UDP_LIFETIME,
      "the UDP sensor exits after this long even under a steady trickle (and after --idle-timeout "
      "without a datagram); xinetd or systemd start it again"),
+    (("--sensor",), "NAME", str, None, "the sensor name --format ipphoney writes (default the "
+     "host name, as ipphoney's)"),
     (("--decode",), "FILE", str, None,
      "read a captured client byte stream, print its records, answer nothing"),
+    (("--report",), None, None, False, "summarise the JSON Lines logs named after the options "
+     "(default the log above; .gz too) and exit: sources, operations, alerts, documents"),
+    (("--report-format",), "FORMAT", _choice(("text", "json")), "text",
+     "the summary as aligned text or as JSON"),
     (("-h", "--help"), None, None, False, "show this help and exit"),
     (("-V", "--version"), None, None, False, "print the version and exit"),
 )
@@ -4185,7 +4863,8 @@ def usage():
     """The --help text, made from OPTIONS so that every option and default is in it."""
     import textwrap
     lines = ["usage: fakecups.py [options]        serve one connection on stdin/stdout (inetd style)",
-             "       fakecups.py --decode FILE    print the records of a captured request stream", ""]
+             "       fakecups.py --decode FILE    print the records of a captured request stream",
+             "       fakecups.py --report [LOG ...]  summarise JSON Lines logs", ""]
     tables = {"formats": ", ".join(FORMATS), "personas": ", ".join(PERSONAS)}
     for names, value, convert, default, text in OPTIONS:
         flag = ", ".join(names) + (" " + value if value else "")
@@ -4213,10 +4892,14 @@ def _attribute(names):
 def parse_options(argv):
     """--name value and --name=value; argparse would cost more than a connection's work."""
     options = Options()
+    options.logs = []                    # --report's LOG arguments
     args = list(argv)
     while args:
         arg = args.pop(0)
         name, equals, value = arg.partition("=")
+        if name not in OPTION_NAMES and not arg.startswith("-"):
+            options.logs.append(arg)
+            continue
         if name not in OPTION_NAMES:
             raise UsageError("unknown option %r" % arg)
         names, value_name, convert, default, text = OPTION_NAMES[name]
@@ -4230,6 +4913,8 @@ def parse_options(argv):
                 raise UsageError("%s needs a value" % name)
             value = args.pop(0)
         setattr(options, _attribute(names), convert(value))
+    if options.logs and not options.report:
+        raise UsageError("unexpected argument %r (LOG arguments go with --report)" % options.logs[0])
     return options
 
 
@@ -4307,6 +4992,26 @@ def socket_peer(fd):
         return None, False
     finally:
         sock.detach()
+
+
+def socket_local(fd, environ):
+    """(address, port) the client reached: getsockname() on fd, else tcpserver's TCPLOCALIP
+    and TCPLOCALPORT (xinetd and systemd name only the peer); None when unknown."""
+    if _is_socket(fd):
+        import _socket
+        sock = _socket.socket(fileno=fd)
+        try:
+            if sock.family in (_socket.AF_INET, _socket.AF_INET6):
+                host, port = sock.getsockname()[:2]
+                return peer_text(host).strip("[]"), port
+        except OSError:
+            pass
+        finally:
+            sock.detach()
+    port = environ.get("TCPLOCALPORT", "")
+    if environ.get("TCPLOCALIP") and port.isdigit():
+        return escape(environ["TCPLOCALIP"], 64), int(port)
+    return None
 
 
 def environ_peer(environ):
@@ -4454,6 +5159,7 @@ def serve_stdio(options, environ, stderr_is_socket):
     try:
         peer, _ = socket_peer(0)
         connection.peer = peer or environ_peer(environ)
+        connection.local, connection.sensor = socket_local(0, environ), options.sensor
         recorder = open_recorder(options, environ, stderr_is_socket)
         problem = become_service_user(options, environ)
         if problem is None:
@@ -4571,6 +5277,31 @@ def decode_file(options):
     return 0
 
 
+def report(options, environ):
+    """--report: read the logs line by line (gzip ones too), print the summary.  Exit status 1
+    when a log could not be read or was not JSON Lines, else 0."""
+    load_report()
+    tally = ReportTally()
+    files = []
+    for path in options.logs or [log_path(options, environ)]:
+        before = tally.lines, tally.records
+        problem = read_log(path, tally)
+        if problem is None and tally.lines > before[0] and tally.records == before[1]:
+            problem = "no fakecups records: --report reads what --format json writes"
+        if problem is not None:
+            say("%s: %s" % (path, problem))
+        files.append({"path": path, "lines": tally.lines - before[0],
+                      "records": tally.records - before[1], "problem": problem})
+    summary = report_summary(tally, files)
+    if options.report_format == "json":
+        import json
+        text = json.dumps(summary, indent=1) + "\n"
+    else:
+        text = report_text(summary)
+    write_all(1, text.encode("utf-8", "backslashreplace"))
+    return 1 if any(f["problem"] for f in files) else 0
+
+
 def main(argv=None, environ=None):
     """Entry point for `python3 fakecups.py` and the installed launcher; returns the exit code."""
     stderr_is_socket = False
@@ -4588,6 +5319,11 @@ def main(argv=None, environ=None):
             return 0
         if options.decode is not None:
             return decode_file(options)
+        if options.report:
+            return report(options, environ)
+        import gc
+        gc.freeze()     # what the import made lives as long as the process: a collection that
+                        # walked it all would cost a connection about 0.4 ms (measured)
         if options.udp or is_datagram_socket(0):
             return serve_udp(options, environ, stderr_is_socket)
         return serve_stdio(options, environ, stderr_is_socket)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark for fakecups.py (not a unit test: `python -m tests` does not collect it).
 
-    python3 tests/bench.py [--quick] [--only 1,2,3,4,5|floor,6] [--runs N] [--floor-runs N] [--what-if]
-                           [--spool-jobs N]
+    python3 tests/bench.py [--quick] [--only 1,2,3,4,5,6,7|floor|report] [--runs N] [--floor-runs N]
+                           [--what-if] [--spool-jobs N] [--report-mib N]
 
 Parts, each skipped with a message when its tool is missing:
   1. start-up: CPU (user+sys of the child, from os.wait4) and wall time per connection for the
@@ -26,6 +26,10 @@ Parts, each skipped with a message when its tool is missing:
      against a spool of 100,000 finished jobs (--spool-jobs N) and an empty one, interleaved;
      target ≤ 1.5× the empty spool's time.  The big spool is written directly (records of
      ~500 bytes, no documents: about 400 MiB of 4 KiB blocks, removed afterwards).
+  7. (`--only report`) `fakecups --report` over a generated JSON Lines log of --report-mib MiB
+     (1 GiB; --quick 64 MiB) made of the records fakecups writes for every capture, in a temp
+     directory deleted after: records per second (target ≥ 200,000) and peak RSS, against the
+     same on an 8 MiB log (memory stays flat); json.loads alone for comparison.
 
 Only 127.0.0.1 is ever contacted; every loop is bounded in count and time; every process the
 benchmark starts is stopped in a finally block (Ctrl-C and SIGTERM included).  Python stdlib only.
@@ -1704,6 +1708,140 @@ def floor_where(args, workdir, floor_module, merged, summary):
                                                                    key=lambda kv: -kv[1])))
 
 
+# ── part 7: --report over a large log ──────────────────────────────────────────────────────
+
+REPORT_TARGET = 200000           # records per second (issue 10)
+REPORT_HOSTS = 5000              # distinct sources in the generated log
+
+
+def report_templates(workdir):
+    """[[record line, ...] per connection]: the JSON records fakecups writes for every captured
+    client stream (--decode), and one UDP browse-packet record made by fakecups' own code."""
+    python = SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else sys.executable
+    connections = []
+    for state in ("empty", "printer"):
+        for scenario in sorted(os.listdir(os.path.join(CAPTURES, state))):
+            folder = os.path.join(CAPTURES, state, scenario)
+            for name in sorted(n for n in os.listdir(folder) if n.endswith("client.bin")):
+                argv = [python, "-I", script_copy(workdir), "--decode", os.path.join(folder, name),
+                        "--format", "json", "--persona", state]
+                if state == "printer":
+                    argv += ["--printer", "labprinter"]
+                lines = subprocess.run(argv, capture_output=True, timeout=60).stdout.splitlines()
+                if lines:
+                    connections.append(lines)
+    where = os.path.dirname(script_copy(workdir))
+    sys.path.insert(0, where)
+    try:
+        import fakecups
+        packet = fakecups.plain_packet(fakecups.parse_browse_packet(
+            b"0 3 http://203.0.113.66:4444/printers/probe\n"), "203.0.113.66")
+        udp = fakecups.plain_datagram(time.time(), "-", 1, 1, packet)
+    finally:
+        sys.path.remove(where)
+    udp["alerts"] = []
+    return connections, json.dumps(udp, separators=(",", ":")).encode()
+
+
+def write_report_log(path, size, connections, udp):
+    """About size bytes of JSON Lines: the captured connections again and again, each from one
+    of REPORT_HOSTS sources with its own pid, times 7 ms apart; every 150th connection with an
+    alert, every 100th followed by a UDP record.  Returns the number of records."""
+    rng = random.Random(631)
+    hosts = [b"%d.%d.%d.%d" % (rng.randrange(1, 224), rng.randrange(256), rng.randrange(256),
+                               rng.randrange(1, 255)) for _ in range(REPORT_HOSTS)]
+    parts = [[line.partition(b',"seq":')[2] for line in lines] for lines in connections]
+    udp_rest = udp.partition(b',"seq":')[2]
+    start = 1795392000                                  # 2026-11-23
+    written = records = pid = 0
+    milliseconds = 0
+    with open(path, "wb", buffering=1 << 20) as log:
+        while written < size:
+            block = []
+            for _ in range(1000):
+                pid += 1
+                host = rng.choice(hosts)
+                peer = b"%s:%d" % (host, rng.randrange(1024, 65536))
+                tails = parts[rng.randrange(len(parts))]
+                for index, tail in enumerate(tails):
+                    milliseconds += 7
+                    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + milliseconds // 1000))
+                    if index == 0 and pid % 150 == 0:
+                        tail = tail.replace(b'"alerts":[]', b'"alerts":["slow-head"]', 1)
+                    block.append(b'{"time":"%s.%03dZ","peer":"%s","pid":%d,"seq":%s' % (
+                        stamp.encode(), milliseconds % 1000, peer, pid, tail))
+                if pid % 100 == 0:
+                    block.append(b'{"time":"%s.%03dZ","peer":"%s:5353","pid":%d,"seq":%s' % (
+                        stamp.encode(), milliseconds % 1000, host, pid, udp_rest))
+            data = b"\n".join(block) + b"\n"
+            log.write(data)
+            written += len(data)
+            records += len(block)
+    return records
+
+
+def part_report(args, workdir, launcher, summary):
+    size = (64 if args.quick else args.report_mib) * MiB
+    small = 8 * MiB
+    out("\n## 7. --report over a generated %d MiB JSON Lines log\n" % (size // MiB))
+    free = shutil.disk_usage(workdir).free
+    if free < 2 * size + 256 * MiB:
+        out("skipped: %d MiB free in %s, the log wants %d MiB and room to spare" % (free // MiB, workdir, size // MiB))
+        summary.append(("7 --report records/s", "n/a", "≥ %d" % REPORT_TARGET, "skipped: disk space"))
+        return
+    connections, udp = report_templates(workdir)
+    lines = [line for lines in connections for line in lines]
+    out("templates: %d records of %d captured connections (fakecups --decode --format json, mean"
+        " %d bytes a line) and one UDP record; sources from %d hosts, a pid per connection, every"
+        " 150th connection with an alert, every 100th followed by a UDP record."
+        % (len(lines), len(connections), sum(map(len, lines)) // len(lines), REPORT_HOSTS))
+    python = SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else sys.executable
+    base = [launcher] if launcher else [python, "-I", script_copy(workdir)]
+    rows = []
+    log = os.path.join(workdir, "report.log")
+    try:
+        for label, target in (("small", small), ("large", size)):
+            started = time.monotonic()
+            records = write_report_log(log, target, connections, udp)
+            actual = os.path.getsize(log)
+            out("%s log: %d records, %.1f MiB, written in %.1f s" % (label, records, actual / MiB,
+                                                                  time.monotonic() - started))
+            runs = []
+            for _ in range(1 if args.quick else 3):
+                answer = os.path.join(workdir, "report.json")
+                run = spawn_measure(base + ["--report", "--report-format", "json", log],
+                                    stdout_path=answer, timeout=1800)
+                with open(answer) as handle:
+                    counted = json.load(handle)["records"]
+                runs.append((run, counted))
+            wall = median([run.wall for run, _ in runs])
+            rate = records / wall
+            peak = max(run.maxrss_kib for run, _ in runs)
+            check = "ok" if all(c == records and r.exit_code == 0 for r, c in runs) else \
+                "records counted %s, exit %s" % ({c for _, c in runs}, {r.exit_code for r, _ in runs})
+            rows.append([label, "%.1f" % (actual / MiB), records, "%.2f" % wall,
+                         "%.2f" % median([run.cpu for run, _ in runs]), "%.0f" % rate,
+                         "%.0f" % (actual / MiB / wall), rss_text(peak), check])
+            if label == "large":
+                summary.append(("7 --report records/s, %d MiB log" % (actual // MiB), "%.0f" % rate,
+                                "≥ %d" % REPORT_TARGET, "ok" if rate >= REPORT_TARGET else "UNDER"))
+                summary.append(("7 --report peak RSS, %d MiB log" % (actual // MiB), "%.1f MiB" % (peak / 1024),
+                                "flat", "%s MiB on the %d MiB log" % (rows[0][7], small // MiB)))
+    finally:
+        if os.path.exists(log):
+            os.unlink(log)
+    out(table(["log", "MiB", "records", "wall s", "CPU s", "records/s", "MiB/s", "peak RSS MiB", "check"], rows))
+    sample = lines * max(1, 20000 // len(lines))
+    started = time.perf_counter()
+    for line in sample:
+        json.loads(line)
+    loads = len(sample) / (time.perf_counter() - started)
+    out("\nfor comparison, json.loads alone on the template lines, in this process (%s): %.0f records/s;"
+        " --report finds a request record's fields by position (one regular expression for the"
+        " head, then find() for the rest) and parses only other lines with json."
+        % (platform.python_version(), loads))
+
+
 # ── main ───────────────────────────────────────────────────────────────────────────────────
 
 # ── part 6: the printer persona's spool at scale ───────────────────────────────────────────
@@ -1805,7 +1943,9 @@ def part_scale(args, workdir, launcher, summary):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, 32 MiB job, 2 s of xinetd")
-    parser.add_argument("--only", default="1,2,3,4,5", help="parts to run, e.g. 1,3 (floor = 5)")
+    parser.add_argument("--only", default="1,2,3,4,5", help="parts to run, e.g. 1,3 (floor = 5, report = 7)")
+    parser.add_argument("--report-mib", type=int, default=1024,
+                        help="size of part 7's generated log in MiB (1024; --quick 64)")
     parser.add_argument("--runs", type=int, help="runs per command in part 1 (30; --quick 10)")
     parser.add_argument("--floor-runs", type=int, help="runs per server in part 5 (21; --quick 7)")
     parser.add_argument("--as-user", default="nobody",
@@ -1821,7 +1961,7 @@ def main(argv=None):
     args.lpstat_runs = 10 if args.quick else 20
     args.floor_runs = args.floor_runs or (7 if args.quick else 21)
     args.scale_runs = 7 if args.quick else 21
-    parts = {part.strip().replace("floor", "5") for part in args.only.split(",")}
+    parts = {part.strip().replace("floor", "5").replace("report", "7") for part in args.only.split(",")}
     become_subreaper()
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGHUP, _on_sigterm)
@@ -1854,7 +1994,8 @@ def main(argv=None):
         if os.path.exists(SYSTEM_PYTHON):
             launcher = build_launcher(workdir)
         for number, part in (("1", part_startup), ("2", part_lpstat), ("3", part_bigjob), ("4", part_xinetd),
-                             ("5", part_floor), ("6", part_scale)):
+                             ("5", part_floor), ("6", part_scale),
+                             ("7", part_report)):
             if number in parts:
                 try:
                     before = os.getloadavg()[0]

@@ -142,7 +142,8 @@ class CommandLine(unittest.TestCase):
     def test_a_usage_error_is_one_line(self):
         result = run_fakecups(b"", "--format", "yaml")
         self.assertEqual(result.returncode, 2)
-        self.assertEqual(result.stderr, b"fakecups: 'yaml' is not one of text, json, classic (try --help)\n")
+        self.assertEqual(result.stderr, b"fakecups: 'yaml' is not one of %s (try --help)\n"
+                         % ", ".join(F.FORMATS).encode())
 
 
 class StandardError(TempDir):
