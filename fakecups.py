@@ -3544,6 +3544,14 @@ INDICATORS = [
               "slow made cupsd before 2.4.15 unresponsive"
               % (SLOW_HEAD_SECONDS, SLOW_HEAD_BYTES_PER_SECOND),
               slow_head),
+    Indicator("browse-packet", "CVE-2024-47176", "udp",
+              "a CUPS browse packet to UDP 631: unpatched cups-browsed (2.0.1 and earlier) fetches printer "
+              "attributes from the URL it advertises, the first step of the 2024 RCE chain",
+              lambda record: "uri" in record["udp"]),
+    Indicator("browse-reflection", "CVE-2024-47176", "udp",
+              "a browse packet whose URL points elsewhere than its sender: a third party aimed "
+              "at (reflection, DDoS) or a callback collector",
+              lambda record: "callback-elsewhere" in record["udp"].get("flags", ())),
 ]
 
 

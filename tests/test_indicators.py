@@ -230,6 +230,27 @@ class InEveryFormat(unittest.TestCase):
         self.assertEqual(records[0]["alerts"], [])
 
 
+class BrowsePackets(unittest.TestCase):
+    """The UDP rows: every browse packet, and the reflection flag as its own id."""
+
+    def alerts(self, *packets, source="198.51.100.7"):
+        written = []
+        recorder = F.Recorder("json")
+        recorder._write = written.append
+        queue = list(packets)
+        F.serve_datagrams(lambda timeout: (queue.pop(0), 40, source, 631) if queue else None,
+                          recorder, 1.0, 5.0)
+        return [json.loads(text)["alerts"] for text in written]
+
+    def test_rows(self):
+        udp = sorted(row.id for row in F.INDICATORS if row.kind == "udp")
+        self.assertEqual(udp, ["browse-packet", "browse-reflection"])
+        self.assertEqual(self.alerts(b"0 3 ipp://198.51.100.7:631/printers/x\n",      # from itself
+                                     b"0 3 http://203.0.113.9:4444/printers/x\n",     # elsewhere
+                                     b"hello"),                                        # no packet
+                         [["browse-packet"], ["browse-packet", "browse-reflection"], []])
+
+
 class NewIndicator(unittest.TestCase):
     """Recipe: a new indicator is one row in INDICATORS; a "udp" row reads UDP records."""
 
@@ -244,6 +265,7 @@ class NewIndicator(unittest.TestCase):
         self.assertEqual([r["alerts"] for r in records], [["lpstat"], [], []])
 
     def test_a_udp_row(self):
+        F.INDICATORS[:] = [row for row in F.INDICATORS if row.kind != "udp"]   # this row alone
         F.INDICATORS.append(F.Indicator("browse-packet", "CVE-2024-47176", "udp", "a browse packet",
                                         lambda record: "uri" in record["udp"]))
         written = []
