@@ -179,11 +179,8 @@ class Outcome:
     """What one connection produced: bytes sent, the log, parsed records and answers."""
 
     def __init__(self, out, log, fmt):
-        self.out = out
-        self.log = log
-        self.format = fmt
-        self.records = []
-        self.responses = []
+        self.out, self.log, self.format = out, log, fmt
+        self.records, self.responses = [], []      # filled in by the checks
 
     @property
     def finals(self):
