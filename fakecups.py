@@ -236,11 +236,20 @@ class DocumentDigest:
         return self._hasher.hexdigest()
 
 
-_CONTROL_ESCAPES = {c: "\\x%02x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
-_CONTROL_ESCAPES.update({c: "\\u%04x" % c for c in (0x2028, 0x2029, 0x202A, 0x202B, 0x202C,
-                                                     0x202D, 0x202E, 0x2066, 0x2067, 0x2068,
-                                                     0x2069, 0xFEFF)})
-_CONTROL_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"})
+_CONTROL_ESCAPES = None     # escape()'s str.translate table, made by control_escapes()
+
+
+def control_escapes():
+    """The table escape() translates with, built on first use: what most clients send has
+    nothing to escape, so most connections never pay the ~10 µs it costs to build."""
+    global _CONTROL_ESCAPES
+    if _CONTROL_ESCAPES is None:
+        table = {c: "\\x%02x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
+        table.update({c: "\\u%04x" % c for c in (0x2028, 0x2029, 0x202A, 0x202B, 0x202C, 0x202D,
+                                                0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0xFEFF)})
+        table.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"})
+        _CONTROL_ESCAPES = table
+    return _CONTROL_ESCAPES
 
 
 def escape(text, limit=LOG_VALUE_CHARS):
@@ -251,7 +260,7 @@ def escape(text, limit=LOG_VALUE_CHARS):
     if len(text) <= limit and text.isascii() and text.isprintable() and "\\" not in text:
         return text                     # most of what clients send: nothing to escape
     clipped = text[:limit]
-    safe = (clipped.translate(_CONTROL_ESCAPES).encode("utf-8", "surrogateescape")
+    safe = (clipped.translate(control_escapes()).encode("utf-8", "surrogateescape")
             .decode("utf-8", "backslashreplace"))
     if len(text) > limit:
         safe += "...[%d chars]" % len(text)
@@ -264,14 +273,24 @@ def hex_clipped(data):
                                            if len(data) > LOG_VALUE_CHARS else "")
 
 
-_JSON_ESCAPES = {c: "\\u%04x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
-_JSON_ESCAPES.update({0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+_JSON_ESCAPES = None        # to_json's str.translate table, made by json_escapes()
+
+
+def json_escapes():
+    """The table to_json translates strings with, built on first use: the text log format
+    (the default) writes no JSON, so its connections never build it."""
+    global _JSON_ESCAPES
+    if _JSON_ESCAPES is None:
+        table = {c: "\\u%04x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
+        table.update({0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+        _JSON_ESCAPES = table
+    return _JSON_ESCAPES
 
 
 def to_json(value):
     """Compact JSON for plain data (the json module would cost a `re` import per process)."""
     if isinstance(value, str):
-        return '"%s"' % value.translate(_JSON_ESCAPES)
+        return '"%s"' % value.translate(json_escapes())
     if value is None:
         return "null"
     if value is True:
