@@ -622,7 +622,12 @@ class _Cursor:
 
 def _read_tag(cursor):
     """A tag byte, or for 0x7F the 32-bit extension tag that follows it (as libcups reads)."""
-    tag = cursor.number(1, "tag")
+    data, pos = cursor.data, cursor.pos
+    if pos < len(data):                 # inline: this runs once per value of every request
+        tag = data[pos]
+        cursor.pos = pos + 1
+    else:
+        tag = cursor.number(1, "tag")   # raises Truncated
     if tag != TAG_EXTENSION:
         return tag, None
     offset = cursor.pos
@@ -633,7 +638,14 @@ def _read_tag(cursor):
 
 
 def _read_name_and_value(cursor):
-    name_length = cursor.number(2, "name length")
+    data, start = cursor.data, cursor.pos
+    name_end = start + 2 + int.from_bytes(data[start:start + 2], "big")
+    value_start = name_end + 2
+    value_end = value_start + int.from_bytes(data[name_end:value_start], "big")
+    if value_end <= len(data):          # all there (a short length field lands past the end)
+        cursor.pos = value_end
+        return data[start + 2:name_end], data[value_start:value_end], value_start
+    name_length = cursor.number(2, "name length")       # the cursor says what ran short
     name = cursor.take(name_length, "name")
     value_length = cursor.number(2, "value length")
     offset = cursor.pos
