@@ -3473,18 +3473,21 @@ def request_attributes(exchange):
 
 def client_text(exchange):
     """Every string the client chose, joined by spaces: attribute names and string values
-    (a value with a language gives its text; octetString its bytes read as latin-1)."""
-    texts = []
-    for attribute in request_attributes(exchange):
-        texts.append(attribute.name)
-        for tag, value in attribute.values:
-            if tag in (TAG_TEXT_LANG, TAG_NAME_LANG):
-                texts.append(value[1])
-            elif tag in STRING_FAMILY:
-                texts.append(value)
-            elif tag == TAG_OCTETS:
-                texts.append(value.decode("latin-1"))
-    return " ".join(texts)
+    (a value with a language gives its text; octetString its bytes read as latin-1).  Worked
+    out once: two rows read it on every request."""
+    if exchange.text_cache is None:
+        texts = []
+        for attribute in request_attributes(exchange):
+            texts.append(attribute.name)
+            for tag, value in attribute.values:
+                if tag in (TAG_TEXT_LANG, TAG_NAME_LANG):
+                    texts.append(value[1])
+                elif tag in STRING_FAMILY:
+                    texts.append(value)
+                elif tag == TAG_OCTETS:
+                    texts.append(value.decode("latin-1"))
+        exchange.text_cache = " ".join(texts)
+    return exchange.text_cache
 
 
 def has_control_character(text):
@@ -3613,7 +3616,8 @@ class Exchange:
         self.answer = None
         self.error = None
         self.alerts = []                 # the ids of the indicators it tripped, once recorded
-        self.indicator_cache = None
+        self.indicator_cache = None      # request_attributes() and client_text(), once each
+        self.text_cache = None
 
     @property
     def time(self):
