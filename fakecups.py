@@ -25,11 +25,18 @@ main.  Import cost is start-up cost here, so only cheap built-in modules are imp
 top; the rest is imported where it is first needed.
 """
 
+import gc
 import os
 import sys
 import time
 
 __version__ = "1.0"
+
+# The import makes some 40,000 objects that live as long as the process; collections run
+# while it does would walk them again and again (about 0.4 ms a connection, measured), so
+# the collector waits for the end of this file, which freezes what the import made.
+_GC_WAS_ENABLED = gc.isenabled()
+gc.disable()
 
 # ── Limits and constants ─────────────────────────────────────────────────────────────────
 
@@ -58,17 +65,21 @@ IDENT = "fakecups"
 
 # ── IPP tables (RFC 8010, RFC 8011, CUPS extensions); keys are wire codes ────────────────
 
+# The big tables are dict literals, laid out as the RFCs list them: built from constants, they
+# cost the import a third of what parsing the same table from text would.
+
 def code_table(text):
-    """{code: name} from whitespace-separated "0xCODE name" pairs, laid out as the RFCs list them."""
+    """{code: name} from whitespace-separated "0xCODE name" pairs (the value syntaxes' tables)."""
     words = text.split()
     return {int(code, 16): name for code, name in zip(words[::2], words[1::2])}
 
 
-GROUP_TAGS = code_table("""
-    0x01 operation-attributes-tag   0x02 job-attributes-tag   0x03 end-of-attributes-tag
-    0x04 printer-attributes-tag   0x05 unsupported-attributes-tag   0x06 subscription-attributes-tag
-    0x07 event-notification-attributes-tag   0x08 resource-attributes-tag
-    0x09 document-attributes-tag   0x0A system-attributes-tag""")
+GROUP_TAGS = {
+    0x01: "operation-attributes-tag",  0x02: "job-attributes-tag",  0x03: "end-of-attributes-tag",
+    0x04: "printer-attributes-tag",  0x05: "unsupported-attributes-tag",
+    0x06: "subscription-attributes-tag",  0x07: "event-notification-attributes-tag",
+    0x08: "resource-attributes-tag",  0x09: "document-attributes-tag",
+    0x0A: "system-attributes-tag"}
 TAG_OPERATION, TAG_JOB, TAG_END, TAG_PRINTER = 0x01, 0x02, 0x03, 0x04
 TAG_UNSUPPORTED_GROUP, TAG_SUBSCRIPTION, TAG_EVENT_NOTIFICATION = 0x05, 0x06, 0x07
 
@@ -82,68 +93,70 @@ TAG_TEXT, TAG_NAME, TAG_KEYWORD, TAG_URI, TAG_URI_SCHEME = 0x41, 0x42, 0x44, 0x4
 TAG_CHARSET, TAG_LANGUAGE, TAG_MIME_TYPE, TAG_MEMBER_NAME = 0x47, 0x48, 0x49, 0x4A
 TAG_EXTENSION = 0x7F
 
-OPERATIONS = code_table("""
-    0x0002 Print-Job   0x0003 Print-URI   0x0004 Validate-Job   0x0005 Create-Job
-    0x0006 Send-Document   0x0007 Send-URI   0x0008 Cancel-Job   0x0009 Get-Job-Attributes
-    0x000A Get-Jobs   0x000B Get-Printer-Attributes   0x000C Hold-Job   0x000D Release-Job
-    0x000E Restart-Job   0x0010 Pause-Printer   0x0011 Resume-Printer   0x0012 Purge-Jobs
-    0x0013 Set-Printer-Attributes   0x0014 Set-Job-Attributes
-    0x0015 Get-Printer-Supported-Values   0x0016 Create-Printer-Subscriptions
-    0x0017 Create-Job-Subscriptions   0x0018 Get-Subscription-Attributes
-    0x0019 Get-Subscriptions   0x001A Renew-Subscription   0x001B Cancel-Subscription
-    0x001C Get-Notifications   0x001E Get-Resource-Attributes   0x0020 Get-Resources
-    0x0022 Enable-Printer   0x0023 Disable-Printer   0x0024 Pause-Printer-After-Current-Job
-    0x0025 Hold-New-Jobs   0x0026 Release-Held-New-Jobs   0x0027 Deactivate-Printer
-    0x0028 Activate-Printer   0x0029 Restart-Printer   0x002A Shutdown-Printer
-    0x002B Startup-Printer   0x002C Reprocess-Job   0x002D Cancel-Current-Job
-    0x002E Suspend-Current-Job   0x002F Resume-Job   0x0030 Promote-Job
-    0x0031 Schedule-Job-After   0x0033 Cancel-Document   0x0034 Get-Document-Attributes
-    0x0035 Get-Documents   0x0036 Delete-Document   0x0037 Set-Document-Attributes
-    0x0038 Cancel-Jobs   0x0039 Cancel-My-Jobs   0x003A Resubmit-Job   0x003B Close-Job
-    0x003C Identify-Printer   0x003D Validate-Document   0x003E Add-Document-Images
-    0x003F Acknowledge-Document   0x0040 Acknowledge-Identify-Printer   0x0041 Acknowledge-Job
-    0x0042 Fetch-Document   0x0043 Fetch-Job   0x0044 Get-Output-Device-Attributes
-    0x0045 Update-Active-Jobs   0x0046 Deregister-Output-Device   0x0047 Update-Document-Status
-    0x0048 Update-Job-Status   0x0049 Update-Output-Device-Attributes
-    0x004A Get-Next-Document-Data   0x004B Allocate-Printer-Resources   0x004C Create-Printer
-    0x004D Deallocate-Printer-Resources   0x004E Delete-Printer   0x004F Get-Printers
-    0x0050 Shutdown-One-Printer   0x0051 Startup-One-Printer   0x0052 Cancel-Resource
-    0x0053 Create-Resource   0x0054 Install-Resource   0x0055 Send-Resource-Data
-    0x0056 Set-Resource-Attributes   0x0057 Create-Resource-Subscriptions
-    0x0058 Create-System-Subscriptions   0x0059 Disable-All-Printers
-    0x005A Enable-All-Printers   0x005B Get-System-Attributes
-    0x005C Get-System-Supported-Values   0x005D Pause-All-Printers
-    0x005E Pause-All-Printers-After-Current-Job   0x005F Register-Output-Device
-    0x0060 Restart-System   0x0061 Resume-All-Printers   0x0062 Set-System-Attributes
-    0x0063 Shutdown-All-Printers   0x0064 Startup-All-Printers   0x4001 CUPS-Get-Default
-    0x4002 CUPS-Get-Printers   0x4003 CUPS-Add-Modify-Printer   0x4004 CUPS-Delete-Printer
-    0x4005 CUPS-Get-Classes   0x4006 CUPS-Add-Modify-Class   0x4007 CUPS-Delete-Class
-    0x4008 CUPS-Accept-Jobs   0x4009 CUPS-Reject-Jobs   0x400A CUPS-Set-Default
-    0x400B CUPS-Get-Devices   0x400C CUPS-Get-PPDs   0x400D CUPS-Move-Job
-    0x400E CUPS-Authenticate-Job   0x400F CUPS-Get-PPD   0x4027 CUPS-Get-Document
-    0x4028 CUPS-Create-Local-Printer
-""")
+OPERATIONS = {
+    0x0002: "Print-Job",  0x0003: "Print-URI",  0x0004: "Validate-Job",  0x0005: "Create-Job",
+    0x0006: "Send-Document",  0x0007: "Send-URI",  0x0008: "Cancel-Job",
+    0x0009: "Get-Job-Attributes",  0x000A: "Get-Jobs",  0x000B: "Get-Printer-Attributes",
+    0x000C: "Hold-Job",  0x000D: "Release-Job",  0x000E: "Restart-Job",  0x0010: "Pause-Printer",
+    0x0011: "Resume-Printer",  0x0012: "Purge-Jobs",  0x0013: "Set-Printer-Attributes",
+    0x0014: "Set-Job-Attributes",  0x0015: "Get-Printer-Supported-Values",
+    0x0016: "Create-Printer-Subscriptions",  0x0017: "Create-Job-Subscriptions",
+    0x0018: "Get-Subscription-Attributes",  0x0019: "Get-Subscriptions",
+    0x001A: "Renew-Subscription",  0x001B: "Cancel-Subscription",  0x001C: "Get-Notifications",
+    0x001E: "Get-Resource-Attributes",  0x0020: "Get-Resources",  0x0022: "Enable-Printer",
+    0x0023: "Disable-Printer",  0x0024: "Pause-Printer-After-Current-Job",
+    0x0025: "Hold-New-Jobs",  0x0026: "Release-Held-New-Jobs",  0x0027: "Deactivate-Printer",
+    0x0028: "Activate-Printer",  0x0029: "Restart-Printer",  0x002A: "Shutdown-Printer",
+    0x002B: "Startup-Printer",  0x002C: "Reprocess-Job",  0x002D: "Cancel-Current-Job",
+    0x002E: "Suspend-Current-Job",  0x002F: "Resume-Job",  0x0030: "Promote-Job",
+    0x0031: "Schedule-Job-After",  0x0033: "Cancel-Document",  0x0034: "Get-Document-Attributes",
+    0x0035: "Get-Documents",  0x0036: "Delete-Document",  0x0037: "Set-Document-Attributes",
+    0x0038: "Cancel-Jobs",  0x0039: "Cancel-My-Jobs",  0x003A: "Resubmit-Job",
+    0x003B: "Close-Job",  0x003C: "Identify-Printer",  0x003D: "Validate-Document",
+    0x003E: "Add-Document-Images",  0x003F: "Acknowledge-Document",
+    0x0040: "Acknowledge-Identify-Printer",  0x0041: "Acknowledge-Job",  0x0042: "Fetch-Document",
+    0x0043: "Fetch-Job",  0x0044: "Get-Output-Device-Attributes",  0x0045: "Update-Active-Jobs",
+    0x0046: "Deregister-Output-Device",  0x0047: "Update-Document-Status",
+    0x0048: "Update-Job-Status",  0x0049: "Update-Output-Device-Attributes",
+    0x004A: "Get-Next-Document-Data",  0x004B: "Allocate-Printer-Resources",
+    0x004C: "Create-Printer",  0x004D: "Deallocate-Printer-Resources",  0x004E: "Delete-Printer",
+    0x004F: "Get-Printers",  0x0050: "Shutdown-One-Printer",  0x0051: "Startup-One-Printer",
+    0x0052: "Cancel-Resource",  0x0053: "Create-Resource",  0x0054: "Install-Resource",
+    0x0055: "Send-Resource-Data",  0x0056: "Set-Resource-Attributes",
+    0x0057: "Create-Resource-Subscriptions",  0x0058: "Create-System-Subscriptions",
+    0x0059: "Disable-All-Printers",  0x005A: "Enable-All-Printers",
+    0x005B: "Get-System-Attributes",  0x005C: "Get-System-Supported-Values",
+    0x005D: "Pause-All-Printers",  0x005E: "Pause-All-Printers-After-Current-Job",
+    0x005F: "Register-Output-Device",  0x0060: "Restart-System",  0x0061: "Resume-All-Printers",
+    0x0062: "Set-System-Attributes",  0x0063: "Shutdown-All-Printers",
+    0x0064: "Startup-All-Printers",  0x4001: "CUPS-Get-Default",  0x4002: "CUPS-Get-Printers",
+    0x4003: "CUPS-Add-Modify-Printer",  0x4004: "CUPS-Delete-Printer",  0x4005: "CUPS-Get-Classes",
+    0x4006: "CUPS-Add-Modify-Class",  0x4007: "CUPS-Delete-Class",  0x4008: "CUPS-Accept-Jobs",
+    0x4009: "CUPS-Reject-Jobs",  0x400A: "CUPS-Set-Default",  0x400B: "CUPS-Get-Devices",
+    0x400C: "CUPS-Get-PPDs",  0x400D: "CUPS-Move-Job",  0x400E: "CUPS-Authenticate-Job",
+    0x400F: "CUPS-Get-PPD",  0x4027: "CUPS-Get-Document",  0x4028: "CUPS-Create-Local-Printer"}
 OP = {name: code for code, name in OPERATIONS.items()}
 
-STATUS_CODES = code_table("""
-    0x0000 successful-ok   0x0001 successful-ok-ignored-or-substituted-attributes
-    0x0002 successful-ok-conflicting-attributes   0x0400 client-error-bad-request
-    0x0401 client-error-forbidden   0x0402 client-error-not-authenticated
-    0x0403 client-error-not-authorized   0x0404 client-error-not-possible
-    0x0405 client-error-timeout   0x0406 client-error-not-found   0x0407 client-error-gone
-    0x0408 client-error-request-entity-too-large   0x0409 client-error-request-value-too-long
-    0x040A client-error-document-format-not-supported
-    0x040B client-error-attributes-or-values-not-supported
-    0x040C client-error-uri-scheme-not-supported   0x040D client-error-charset-not-supported
-    0x040E client-error-conflicting-attributes   0x040F client-error-compression-not-supported
-    0x0410 client-error-compression-error   0x0411 client-error-document-format-error
-    0x0412 client-error-document-access-error   0x0413 client-error-attributes-not-settable
-    0x0500 server-error-internal-error   0x0501 server-error-operation-not-supported
-    0x0502 server-error-service-unavailable   0x0503 server-error-version-not-supported
-    0x0504 server-error-device-error   0x0505 server-error-temporary-error
-    0x0506 server-error-not-accepting-jobs   0x0507 server-error-busy
-    0x0508 server-error-job-canceled   0x0509 server-error-multiple-document-jobs-not-supported
-""")
+STATUS_CODES = {
+    0x0000: "successful-ok",  0x0001: "successful-ok-ignored-or-substituted-attributes",
+    0x0002: "successful-ok-conflicting-attributes",  0x0400: "client-error-bad-request",
+    0x0401: "client-error-forbidden",  0x0402: "client-error-not-authenticated",
+    0x0403: "client-error-not-authorized",  0x0404: "client-error-not-possible",
+    0x0405: "client-error-timeout",  0x0406: "client-error-not-found",
+    0x0407: "client-error-gone",  0x0408: "client-error-request-entity-too-large",
+    0x0409: "client-error-request-value-too-long",
+    0x040A: "client-error-document-format-not-supported",
+    0x040B: "client-error-attributes-or-values-not-supported",
+    0x040C: "client-error-uri-scheme-not-supported",  0x040D: "client-error-charset-not-supported",
+    0x040E: "client-error-conflicting-attributes",
+    0x040F: "client-error-compression-not-supported",  0x0410: "client-error-compression-error",
+    0x0411: "client-error-document-format-error",  0x0412: "client-error-document-access-error",
+    0x0413: "client-error-attributes-not-settable",  0x0500: "server-error-internal-error",
+    0x0501: "server-error-operation-not-supported",  0x0502: "server-error-service-unavailable",
+    0x0503: "server-error-version-not-supported",  0x0504: "server-error-device-error",
+    0x0505: "server-error-temporary-error",  0x0506: "server-error-not-accepting-jobs",
+    0x0507: "server-error-busy",  0x0508: "server-error-job-canceled",
+    0x0509: "server-error-multiple-document-jobs-not-supported"}
 STATUS = {name: code for code, name in STATUS_CODES.items()}
 
 JOB_STATES = {3: "pending", 4: "pending-held", 5: "processing", 6: "processing-stopped",
@@ -229,11 +242,20 @@ class DocumentDigest:
         return self._hasher.hexdigest()
 
 
-_CONTROL_ESCAPES = {c: "\\x%02x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
-_CONTROL_ESCAPES.update({c: "\\u%04x" % c for c in (0x2028, 0x2029, 0x202A, 0x202B, 0x202C,
-                                                     0x202D, 0x202E, 0x2066, 0x2067, 0x2068,
-                                                     0x2069, 0xFEFF)})
-_CONTROL_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"})
+_CONTROL_ESCAPES = None     # escape()'s str.translate table, made by control_escapes()
+
+
+def control_escapes():
+    """The table escape() translates with, built on first use: what most clients send has
+    nothing to escape, so most connections never pay the ~10 µs it costs to build."""
+    global _CONTROL_ESCAPES
+    if _CONTROL_ESCAPES is None:
+        table = {c: "\\x%02x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
+        table.update({c: "\\u%04x" % c for c in (0x2028, 0x2029, 0x202A, 0x202B, 0x202C, 0x202D,
+                                                0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0xFEFF)})
+        table.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"})
+        _CONTROL_ESCAPES = table
+    return _CONTROL_ESCAPES
 
 
 def escape(text, limit=LOG_VALUE_CHARS):
@@ -244,7 +266,7 @@ def escape(text, limit=LOG_VALUE_CHARS):
     if len(text) <= limit and text.isascii() and text.isprintable() and "\\" not in text:
         return text                     # most of what clients send: nothing to escape
     clipped = text[:limit]
-    safe = (clipped.translate(_CONTROL_ESCAPES).encode("utf-8", "surrogateescape")
+    safe = (clipped.translate(control_escapes()).encode("utf-8", "surrogateescape")
             .decode("utf-8", "backslashreplace"))
     if len(text) > limit:
         safe += "...[%d chars]" % len(text)
@@ -257,14 +279,24 @@ def hex_clipped(data):
                                            if len(data) > LOG_VALUE_CHARS else "")
 
 
-_JSON_ESCAPES = {c: "\\u%04x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
-_JSON_ESCAPES.update({0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+_JSON_ESCAPES = None        # to_json's str.translate table, made by json_escapes()
+
+
+def json_escapes():
+    """The table to_json translates strings with, built on first use: the text log format
+    (the default) writes no JSON, so its connections never build it."""
+    global _JSON_ESCAPES
+    if _JSON_ESCAPES is None:
+        table = {c: "\\u%04x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
+        table.update({0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+        _JSON_ESCAPES = table
+    return _JSON_ESCAPES
 
 
 def to_json(value):
     """Compact JSON for plain data (the json module would cost a `re` import per process)."""
     if isinstance(value, str):
-        return '"%s"' % value.translate(_JSON_ESCAPES)
+        return '"%s"' % value.translate(json_escapes())
     if value is None:
         return "null"
     if value is True:
@@ -596,7 +628,12 @@ class _Cursor:
 
 def _read_tag(cursor):
     """A tag byte, or for 0x7F the 32-bit extension tag that follows it (as libcups reads)."""
-    tag = cursor.number(1, "tag")
+    data, pos = cursor.data, cursor.pos
+    if pos < len(data):                 # inline: this runs once per value of every request
+        tag = data[pos]
+        cursor.pos = pos + 1
+    else:
+        tag = cursor.number(1, "tag")   # raises Truncated
     if tag != TAG_EXTENSION:
         return tag, None
     offset = cursor.pos
@@ -607,7 +644,14 @@ def _read_tag(cursor):
 
 
 def _read_name_and_value(cursor):
-    name_length = cursor.number(2, "name length")
+    data, start = cursor.data, cursor.pos
+    name_end = start + 2 + int.from_bytes(data[start:start + 2], "big")
+    value_start = name_end + 2
+    value_end = value_start + int.from_bytes(data[name_end:value_start], "big")
+    if value_end <= len(data):          # all there (a short length field lands past the end)
+        cursor.pos = value_end
+        return data[start + 2:name_end], data[value_start:value_end], value_start
+    name_length = cursor.number(2, "name length")       # the cursor says what ran short
     name = cursor.take(name_length, "name")
     value_length = cursor.number(2, "value length")
     offset = cursor.pos
@@ -1788,134 +1832,147 @@ class PrinterView:
 # CUPS clients read (printer-type, device-uri).  A row is (name, value tag, values), values
 # being a tuple or a function of the PrinterView.  One printer-uri-supported: the form the
 # client used (libcups joins several into one unusable resource).
-_MEDIA_COLS = tuple(_media_col(*m) for m in MEDIA)
-PRINTER_ATTRIBUTES = (
-    ("printer-uri-supported", TAG_URI, lambda p: (p.uri,)),
-    ("uri-security-supported", TAG_KEYWORD, ("none",)),
-    ("uri-authentication-supported", TAG_KEYWORD, ("none",)),
-    ("printer-name", TAG_NAME, lambda p: (p.name,)),
-    ("printer-info", TAG_TEXT, lambda p: ("fakecups virtual printer %s" % p.name,)),
-    ("printer-location", TAG_TEXT, ("",)),
-    ("printer-make-and-model", TAG_TEXT, ("fakecups IPP Everywhere Printer",)),
-    ("printer-device-id", TAG_TEXT,
-     ("MFG:fakecups;MDL:IPP Everywhere Printer;CMD:PDF,PS,PWGRaster,URF,JPEG;",)),
-    ("printer-more-info", TAG_URI, lambda p: (p.page,)),
-    ("printer-uuid", TAG_URI, lambda p: (printer_uuid(p.name),)),
-    ("device-uri", TAG_URI, ("file:///dev/null",)),
-    ("printer-type", TAG_ENUM, (CUPS_PRINTER_TYPE,)),
-    ("printer-state", TAG_ENUM, lambda p: (PRINTER_IDLE if p.printing is None else PRINTER_PROCESSING,)),
-    ("printer-state-reasons", TAG_KEYWORD, ("none",)),
-    ("printer-state-message", TAG_TEXT,
-     lambda p: ("" if p.printing is None else "Printing job %d." % p.printing,)),
-    ("printer-state-change-time", TAG_INTEGER, lambda p: (int(p.since),)),
-    ("printer-state-change-date-time", TAG_DATETIME, lambda p: (date_time(p.since),)),
-    ("printer-config-change-time", TAG_INTEGER, lambda p: (int(p.since),)),
-    ("printer-config-change-date-time", TAG_DATETIME, lambda p: (date_time(p.since),)),
-    ("printer-up-time", TAG_INTEGER, lambda p: (max(1, int(p.now - p.since)),)),
-    ("printer-current-time", TAG_DATETIME, lambda p: (date_time(p.now),)),
-    ("printer-is-accepting-jobs", TAG_BOOLEAN, (True,)),
-    ("color-supported", TAG_BOOLEAN, (True,)),
-    ("pages-per-minute", TAG_INTEGER, lambda p: (p.pages_per_minute,)),
-    ("pages-per-minute-color", TAG_INTEGER, lambda p: (p.pages_per_minute,)),
-    ("printer-is-shared", TAG_BOOLEAN, (True,)),
-    ("queued-job-count", TAG_INTEGER, lambda p: (p.queued,)),
-    ("ipp-versions-supported", TAG_KEYWORD, ("1.1", "2.0", "2.1", "2.2")),
-    ("ipp-features-supported", TAG_KEYWORD, ("ipp-everywhere",)),
-    ("operations-supported", TAG_ENUM, lambda p: p.operations),
-    ("charset-configured", TAG_CHARSET, ("utf-8",)),
-    ("charset-supported", TAG_CHARSET, ("us-ascii", "utf-8")),
-    ("natural-language-configured", TAG_LANGUAGE, ("en",)),
-    ("generated-natural-language-supported", TAG_LANGUAGE, ("en",)),
-    ("document-format-default", TAG_MIME_TYPE, ("application/octet-stream",)),
-    ("document-format-supported", TAG_MIME_TYPE, DOCUMENT_FORMATS),
-    ("compression-supported", TAG_KEYWORD, COMPRESSIONS),
-    ("multiple-document-jobs-supported", TAG_BOOLEAN, (True,)),
-    ("multiple-operation-time-out", TAG_INTEGER, (MULTIPLE_OPERATION_TIME_OUT,)),
-    ("multiple-operation-time-out-action", TAG_KEYWORD, ("process-job",)),
-    ("job-ids-supported", TAG_BOOLEAN, (True,)),
-    ("which-jobs-supported", TAG_KEYWORD, lambda p: tuple(WHICH_JOBS_SUPPORTED)),
-    ("job-settable-attributes-supported", TAG_KEYWORD, lambda p: JOB_SETTABLE),
-    ("notify-events-default", TAG_KEYWORD, ("job-completed",)),
-    ("notify-events-supported", TAG_KEYWORD, NOTIFY_EVENTS),
-    ("notify-lease-duration-default", TAG_INTEGER, (NOTIFY_LEASE_DEFAULT,)),
-    ("notify-lease-duration-supported", TAG_RANGE, ((0, NOTIFY_LEASE_MAX),)),
-    ("notify-max-events-supported", TAG_INTEGER, (len(NOTIFY_EVENTS),)),
-    ("notify-pull-method-supported", TAG_KEYWORD, ("ippget",)),
-    ("ippget-event-life", TAG_INTEGER, (IPPGET_EVENT_LIFE,)),
-    ("printer-settable-attributes-supported", TAG_KEYWORD, ("none",)),
-    ("printer-message-from-operator", TAG_TEXT, ("",)),
-    ("pdl-override-supported", TAG_KEYWORD, ("attempted",)),
-    ("job-creation-attributes-supported", TAG_KEYWORD, tuple(sorted(JOB_TEMPLATE))),
-    ("copies-default", TAG_INTEGER, (1,)),
-    ("copies-supported", TAG_RANGE, ((1, 999),)),
-    ("finishings-default", TAG_ENUM, (FINISHINGS_NONE,)),
-    ("finishings-supported", TAG_ENUM, (FINISHINGS_NONE,)),
-    ("job-hold-until-default", TAG_KEYWORD, ("no-hold",)),
-    ("job-hold-until-supported", TAG_KEYWORD, lambda p: JOB_HOLD_UNTIL),
-    ("job-priority-default", TAG_INTEGER, (50,)),
-    ("job-priority-supported", TAG_INTEGER, (100,)),
-    ("job-sheets-default", TAG_KEYWORD, ("none",)),
-    ("job-sheets-supported", TAG_KEYWORD, JOB_SHEETS),
-    ("media-default", TAG_KEYWORD, (MEDIA[0][0],)),
-    ("media-supported", TAG_KEYWORD, tuple(m[0] for m in MEDIA)),
-    ("media-ready", TAG_KEYWORD, (MEDIA[0][0], MEDIA[1][0])),
-    ("media-col-default", TAG_BEGIN_COLLECTION, _MEDIA_COLS[:1]),
-    ("media-col-ready", TAG_BEGIN_COLLECTION, _MEDIA_COLS[:2]),
-    ("media-col-database", TAG_BEGIN_COLLECTION, _MEDIA_COLS),
-    ("media-col-supported", TAG_KEYWORD, ("media-bottom-margin", "media-left-margin",
-                                          "media-right-margin", "media-size", "media-source",
-                                          "media-top-margin", "media-type")),
-    ("media-size-supported", TAG_BEGIN_COLLECTION,
-     tuple([_a("x-dimension", TAG_INTEGER, w), _a("y-dimension", TAG_INTEGER, h)] for _, w, h in MEDIA)),
-    ("media-bottom-margin-supported", TAG_INTEGER, (MARGIN,)),
-    ("media-left-margin-supported", TAG_INTEGER, (MARGIN,)),
-    ("media-right-margin-supported", TAG_INTEGER, (MARGIN,)),
-    ("media-top-margin-supported", TAG_INTEGER, (MARGIN,)),
-    ("media-source-supported", TAG_KEYWORD, ("main",)),
-    ("media-type-supported", TAG_KEYWORD, ("stationery",)),
-    ("multiple-document-handling-supported", TAG_KEYWORD,
-     ("separate-documents-uncollated-copies", "separate-documents-collated-copies")),
-    ("number-up-default", TAG_INTEGER, (1,)),
-    ("number-up-supported", TAG_INTEGER, NUMBER_UP),
-    ("orientation-requested-default", TAG_ENUM, (PORTRAIT,)),
-    ("orientation-requested-supported", TAG_ENUM, (3, 4, 5, 6)),
-    ("output-bin-default", TAG_KEYWORD, ("face-down",)),
-    ("output-bin-supported", TAG_KEYWORD, ("face-down",)),
-    ("page-ranges-supported", TAG_BOOLEAN, (True,)),
-    ("print-color-mode-default", TAG_KEYWORD, ("auto",)),
-    ("print-color-mode-supported", TAG_KEYWORD, ("auto", "color", "monochrome")),
-    ("print-content-optimize-default", TAG_KEYWORD, ("auto",)),
-    ("print-content-optimize-supported", TAG_KEYWORD,
-     ("auto", "graphic", "photo", "text", "text-and-graphic")),
-    ("print-quality-default", TAG_ENUM, (QUALITY_NORMAL,)),
-    ("print-quality-supported", TAG_ENUM, (QUALITY_DRAFT, QUALITY_NORMAL, QUALITY_HIGH)),
-    ("print-rendering-intent-default", TAG_KEYWORD, ("auto",)),
-    ("print-rendering-intent-supported", TAG_KEYWORD, ("auto", "perceptual", "relative")),
-    ("print-scaling-default", TAG_KEYWORD, ("auto",)),
-    ("print-scaling-supported", TAG_KEYWORD, ("auto", "auto-fit", "fill", "fit", "none")),
-    ("printer-resolution-default", TAG_RESOLUTION, RESOLUTIONS[:1]),
-    ("printer-resolution-supported", TAG_RESOLUTION, RESOLUTIONS),
-    ("sides-default", TAG_KEYWORD, ("one-sided",)),
-    ("sides-supported", TAG_KEYWORD, ("one-sided", "two-sided-long-edge", "two-sided-short-edge")),
-    ("pwg-raster-document-resolution-supported", TAG_RESOLUTION, RESOLUTIONS),
-    ("pwg-raster-document-sheet-back", TAG_KEYWORD, ("normal",)),
-    ("pwg-raster-document-type-supported", TAG_KEYWORD, ("black_1", "sgray_8", "srgb_8")),
-    ("urf-supported", TAG_KEYWORD, ("V1.4", "CP1", "W8", "SRGB24", "RS300-600", "DM1", "IS1")),
-    ("identify-actions-default", TAG_KEYWORD, ("sound",)),
-    ("identify-actions-supported", TAG_KEYWORD, ("sound", "display")),
-    ("printer-get-attributes-supported", TAG_KEYWORD, ("document-format",)),
-    ("overrides-supported", TAG_KEYWORD, ("document-number", "document-numbers", "pages")),
-    ("preferred-attributes-supported", TAG_BOOLEAN, (False,)),
-    ("printer-geo-location", TAG_UNKNOWN, (b"",)),
-    ("printer-icons", TAG_URI, lambda p: ("http://%s/images/printer.png" % p.host,)),
-    ("printer-organization", TAG_TEXT, ("",)),
-    ("printer-organizational-unit", TAG_TEXT, ("",)),
-    ("printer-supply", TAG_OCTETS, (b"index=1;class=receptacleThatIsFilled;type=wasteToner;"
-                                    b"unit=percent;maxcapacity=100;level=2;colorantname=unknown;",)),
-    ("printer-supply-description", TAG_TEXT, ("Waste Toner Box",)),
-    ("printer-supply-info-uri", TAG_URI, lambda p: (p.page,)),
-    ("printer-kind", TAG_KEYWORD, ("document",)),
-)
+_PRINTER_ATTRIBUTES = None           # the table, made by printer_attribute_rows() when first asked
+
+
+def printer_attribute_rows():
+    """The table below, built on the first Get-Printer-Attributes: its rows and media
+    collections are about a thousand objects that connections to the empty persona never use."""
+    global _PRINTER_ATTRIBUTES
+    if _PRINTER_ATTRIBUTES is None:
+        _PRINTER_ATTRIBUTES = _printer_attribute_table()
+    return _PRINTER_ATTRIBUTES
+
+
+def _printer_attribute_table():
+    media_cols = tuple(_media_col(*m) for m in MEDIA)
+    return (
+        ("printer-uri-supported", TAG_URI, lambda p: (p.uri,)),
+        ("uri-security-supported", TAG_KEYWORD, ("none",)),
+        ("uri-authentication-supported", TAG_KEYWORD, ("none",)),
+        ("printer-name", TAG_NAME, lambda p: (p.name,)),
+        ("printer-info", TAG_TEXT, lambda p: ("fakecups virtual printer %s" % p.name,)),
+        ("printer-location", TAG_TEXT, ("",)),
+        ("printer-make-and-model", TAG_TEXT, ("fakecups IPP Everywhere Printer",)),
+        ("printer-device-id", TAG_TEXT,
+         ("MFG:fakecups;MDL:IPP Everywhere Printer;CMD:PDF,PS,PWGRaster,URF,JPEG;",)),
+        ("printer-more-info", TAG_URI, lambda p: (p.page,)),
+        ("printer-uuid", TAG_URI, lambda p: (printer_uuid(p.name),)),
+        ("device-uri", TAG_URI, ("file:///dev/null",)),
+        ("printer-type", TAG_ENUM, (CUPS_PRINTER_TYPE,)),
+        ("printer-state", TAG_ENUM, lambda p: (PRINTER_IDLE if p.printing is None else PRINTER_PROCESSING,)),
+        ("printer-state-reasons", TAG_KEYWORD, ("none",)),
+        ("printer-state-message", TAG_TEXT,
+         lambda p: ("" if p.printing is None else "Printing job %d." % p.printing,)),
+        ("printer-state-change-time", TAG_INTEGER, lambda p: (int(p.since),)),
+        ("printer-state-change-date-time", TAG_DATETIME, lambda p: (date_time(p.since),)),
+        ("printer-config-change-time", TAG_INTEGER, lambda p: (int(p.since),)),
+        ("printer-config-change-date-time", TAG_DATETIME, lambda p: (date_time(p.since),)),
+        ("printer-up-time", TAG_INTEGER, lambda p: (max(1, int(p.now - p.since)),)),
+        ("printer-current-time", TAG_DATETIME, lambda p: (date_time(p.now),)),
+        ("printer-is-accepting-jobs", TAG_BOOLEAN, (True,)),
+        ("color-supported", TAG_BOOLEAN, (True,)),
+        ("pages-per-minute", TAG_INTEGER, lambda p: (p.pages_per_minute,)),
+        ("pages-per-minute-color", TAG_INTEGER, lambda p: (p.pages_per_minute,)),
+        ("printer-is-shared", TAG_BOOLEAN, (True,)),
+        ("queued-job-count", TAG_INTEGER, lambda p: (p.queued,)),
+        ("ipp-versions-supported", TAG_KEYWORD, ("1.1", "2.0", "2.1", "2.2")),
+        ("ipp-features-supported", TAG_KEYWORD, ("ipp-everywhere",)),
+        ("operations-supported", TAG_ENUM, lambda p: p.operations),
+        ("charset-configured", TAG_CHARSET, ("utf-8",)),
+        ("charset-supported", TAG_CHARSET, ("us-ascii", "utf-8")),
+        ("natural-language-configured", TAG_LANGUAGE, ("en",)),
+        ("generated-natural-language-supported", TAG_LANGUAGE, ("en",)),
+        ("document-format-default", TAG_MIME_TYPE, ("application/octet-stream",)),
+        ("document-format-supported", TAG_MIME_TYPE, DOCUMENT_FORMATS),
+        ("compression-supported", TAG_KEYWORD, COMPRESSIONS),
+        ("multiple-document-jobs-supported", TAG_BOOLEAN, (True,)),
+        ("multiple-operation-time-out", TAG_INTEGER, (MULTIPLE_OPERATION_TIME_OUT,)),
+        ("multiple-operation-time-out-action", TAG_KEYWORD, ("process-job",)),
+        ("job-ids-supported", TAG_BOOLEAN, (True,)),
+        ("which-jobs-supported", TAG_KEYWORD, lambda p: tuple(WHICH_JOBS_SUPPORTED)),
+        ("job-settable-attributes-supported", TAG_KEYWORD, lambda p: JOB_SETTABLE),
+        ("notify-events-default", TAG_KEYWORD, ("job-completed",)),
+        ("notify-events-supported", TAG_KEYWORD, NOTIFY_EVENTS),
+        ("notify-lease-duration-default", TAG_INTEGER, (NOTIFY_LEASE_DEFAULT,)),
+        ("notify-lease-duration-supported", TAG_RANGE, ((0, NOTIFY_LEASE_MAX),)),
+        ("notify-max-events-supported", TAG_INTEGER, (len(NOTIFY_EVENTS),)),
+        ("notify-pull-method-supported", TAG_KEYWORD, ("ippget",)),
+        ("ippget-event-life", TAG_INTEGER, (IPPGET_EVENT_LIFE,)),
+        ("printer-settable-attributes-supported", TAG_KEYWORD, ("none",)),
+        ("printer-message-from-operator", TAG_TEXT, ("",)),
+        ("pdl-override-supported", TAG_KEYWORD, ("attempted",)),
+        ("job-creation-attributes-supported", TAG_KEYWORD, tuple(sorted(JOB_TEMPLATE))),
+        ("copies-default", TAG_INTEGER, (1,)),
+        ("copies-supported", TAG_RANGE, ((1, 999),)),
+        ("finishings-default", TAG_ENUM, (FINISHINGS_NONE,)),
+        ("finishings-supported", TAG_ENUM, (FINISHINGS_NONE,)),
+        ("job-hold-until-default", TAG_KEYWORD, ("no-hold",)),
+        ("job-hold-until-supported", TAG_KEYWORD, lambda p: JOB_HOLD_UNTIL),
+        ("job-priority-default", TAG_INTEGER, (50,)),
+        ("job-priority-supported", TAG_INTEGER, (100,)),
+        ("job-sheets-default", TAG_KEYWORD, ("none",)),
+        ("job-sheets-supported", TAG_KEYWORD, JOB_SHEETS),
+        ("media-default", TAG_KEYWORD, (MEDIA[0][0],)),
+        ("media-supported", TAG_KEYWORD, tuple(m[0] for m in MEDIA)),
+        ("media-ready", TAG_KEYWORD, (MEDIA[0][0], MEDIA[1][0])),
+        ("media-col-default", TAG_BEGIN_COLLECTION, media_cols[:1]),
+        ("media-col-ready", TAG_BEGIN_COLLECTION, media_cols[:2]),
+        ("media-col-database", TAG_BEGIN_COLLECTION, media_cols),
+        ("media-col-supported", TAG_KEYWORD, ("media-bottom-margin", "media-left-margin",
+                                              "media-right-margin", "media-size", "media-source",
+                                              "media-top-margin", "media-type")),
+        ("media-size-supported", TAG_BEGIN_COLLECTION,
+         tuple([_a("x-dimension", TAG_INTEGER, w), _a("y-dimension", TAG_INTEGER, h)] for _, w, h in MEDIA)),
+        ("media-bottom-margin-supported", TAG_INTEGER, (MARGIN,)),
+        ("media-left-margin-supported", TAG_INTEGER, (MARGIN,)),
+        ("media-right-margin-supported", TAG_INTEGER, (MARGIN,)),
+        ("media-top-margin-supported", TAG_INTEGER, (MARGIN,)),
+        ("media-source-supported", TAG_KEYWORD, ("main",)),
+        ("media-type-supported", TAG_KEYWORD, ("stationery",)),
+        ("multiple-document-handling-supported", TAG_KEYWORD,
+         ("separate-documents-uncollated-copies", "separate-documents-collated-copies")),
+        ("number-up-default", TAG_INTEGER, (1,)),
+        ("number-up-supported", TAG_INTEGER, NUMBER_UP),
+        ("orientation-requested-default", TAG_ENUM, (PORTRAIT,)),
+        ("orientation-requested-supported", TAG_ENUM, (3, 4, 5, 6)),
+        ("output-bin-default", TAG_KEYWORD, ("face-down",)),
+        ("output-bin-supported", TAG_KEYWORD, ("face-down",)),
+        ("page-ranges-supported", TAG_BOOLEAN, (True,)),
+        ("print-color-mode-default", TAG_KEYWORD, ("auto",)),
+        ("print-color-mode-supported", TAG_KEYWORD, ("auto", "color", "monochrome")),
+        ("print-content-optimize-default", TAG_KEYWORD, ("auto",)),
+        ("print-content-optimize-supported", TAG_KEYWORD,
+         ("auto", "graphic", "photo", "text", "text-and-graphic")),
+        ("print-quality-default", TAG_ENUM, (QUALITY_NORMAL,)),
+        ("print-quality-supported", TAG_ENUM, (QUALITY_DRAFT, QUALITY_NORMAL, QUALITY_HIGH)),
+        ("print-rendering-intent-default", TAG_KEYWORD, ("auto",)),
+        ("print-rendering-intent-supported", TAG_KEYWORD, ("auto", "perceptual", "relative")),
+        ("print-scaling-default", TAG_KEYWORD, ("auto",)),
+        ("print-scaling-supported", TAG_KEYWORD, ("auto", "auto-fit", "fill", "fit", "none")),
+        ("printer-resolution-default", TAG_RESOLUTION, RESOLUTIONS[:1]),
+        ("printer-resolution-supported", TAG_RESOLUTION, RESOLUTIONS),
+        ("sides-default", TAG_KEYWORD, ("one-sided",)),
+        ("sides-supported", TAG_KEYWORD, ("one-sided", "two-sided-long-edge", "two-sided-short-edge")),
+        ("pwg-raster-document-resolution-supported", TAG_RESOLUTION, RESOLUTIONS),
+        ("pwg-raster-document-sheet-back", TAG_KEYWORD, ("normal",)),
+        ("pwg-raster-document-type-supported", TAG_KEYWORD, ("black_1", "sgray_8", "srgb_8")),
+        ("urf-supported", TAG_KEYWORD, ("V1.4", "CP1", "W8", "SRGB24", "RS300-600", "DM1", "IS1")),
+        ("identify-actions-default", TAG_KEYWORD, ("sound",)),
+        ("identify-actions-supported", TAG_KEYWORD, ("sound", "display")),
+        ("printer-get-attributes-supported", TAG_KEYWORD, ("document-format",)),
+        ("overrides-supported", TAG_KEYWORD, ("document-number", "document-numbers", "pages")),
+        ("preferred-attributes-supported", TAG_BOOLEAN, (False,)),
+        ("printer-geo-location", TAG_UNKNOWN, (b"",)),
+        ("printer-icons", TAG_URI, lambda p: ("http://%s/images/printer.png" % p.host,)),
+        ("printer-organization", TAG_TEXT, ("",)),
+        ("printer-organizational-unit", TAG_TEXT, ("",)),
+        ("printer-supply", TAG_OCTETS, (b"index=1;class=receptacleThatIsFilled;type=wasteToner;"
+                                        b"unit=percent;maxcapacity=100;level=2;colorantname=unknown;",)),
+        ("printer-supply-description", TAG_TEXT, ("Waste Toner Box",)),
+        ("printer-supply-info-uri", TAG_URI, lambda p: (p.page,)),
+        ("printer-kind", TAG_KEYWORD, ("document",)),
+    )
 
 
 NO_VALUE = (TAG_NO_VALUE, b"")       # a computed row's value that is not there (RFC 8010 3.5.2)
@@ -1934,7 +1991,7 @@ def printer_attributes(name, host, since, now, queued, everywhere=False, operati
         operations = PrinterPersona.handlers
     view = PrinterView(name, host, since, now, queued, everywhere, tuple(sorted(operations)),
                        printing, pages_per_minute)
-    return build_attributes(PRINTER_ATTRIBUTES, view)
+    return build_attributes(printer_attribute_rows(), view)
 
 
 def spool_directory(options, environ):
@@ -3435,18 +3492,21 @@ def request_attributes(exchange):
 
 def client_text(exchange):
     """Every string the client chose, joined by spaces: attribute names and string values
-    (a value with a language gives its text; octetString its bytes read as latin-1)."""
-    texts = []
-    for attribute in request_attributes(exchange):
-        texts.append(attribute.name)
-        for tag, value in attribute.values:
-            if tag in (TAG_TEXT_LANG, TAG_NAME_LANG):
-                texts.append(value[1])
-            elif tag in STRING_FAMILY:
-                texts.append(value)
-            elif tag == TAG_OCTETS:
-                texts.append(value.decode("latin-1"))
-    return " ".join(texts)
+    (a value with a language gives its text; octetString its bytes read as latin-1).  Worked
+    out once: two rows read it on every request."""
+    if exchange.text_cache is None:
+        texts = []
+        for attribute in request_attributes(exchange):
+            texts.append(attribute.name)
+            for tag, value in attribute.values:
+                if tag in (TAG_TEXT_LANG, TAG_NAME_LANG):
+                    texts.append(value[1])
+                elif tag in STRING_FAMILY:
+                    texts.append(value)
+                elif tag == TAG_OCTETS:
+                    texts.append(value.decode("latin-1"))
+        exchange.text_cache = " ".join(texts)
+    return exchange.text_cache
 
 
 def has_control_character(text):
@@ -3575,7 +3635,8 @@ class Exchange:
         self.answer = None
         self.error = None
         self.alerts = []                 # the ids of the indicators it tripped, once recorded
-        self.indicator_cache = None
+        self.indicator_cache = None      # request_attributes() and client_text(), once each
+        self.text_cache = None
 
     @property
     def time(self):
@@ -5329,9 +5390,8 @@ def main(argv=None, environ=None):
             return decode_file(options)
         if options.report:
             return report(options, environ)
-        import gc
-        gc.freeze()     # what the import made lives as long as the process: a collection that
-                        # walked it all would cost a connection about 0.4 ms (measured)
+        gc.freeze()     # what the import and the options made lives as long as the process: a
+                        # collection that walked it all would cost a connection about 0.4 ms
         if options.udp or is_datagram_socket(0):
             return serve_udp(options, environ, stderr_is_socket)
         return serve_stdio(options, environ, stderr_is_socket)
@@ -5341,6 +5401,13 @@ def main(argv=None, environ=None):
         except Exception:
             pass
         return 1
+
+
+# ── End of the import ─────────────────────────────────────────────────────────────────────
+
+gc.freeze()         # see gc.disable() at the top: the import's objects are never collected
+if _GC_WAS_ENABLED:
+    gc.enable()
 
 
 if __name__ == "__main__":
