@@ -65,21 +65,17 @@ IDENT = "fakecups"
 
 # ── IPP tables (RFC 8010, RFC 8011, CUPS extensions); keys are wire codes ────────────────
 
-# The big tables are dict literals, laid out as the RFCs list them: built from constants, they
-# cost the import a third of what parsing the same table from text would.
-
 def code_table(text):
-    """{code: name} from whitespace-separated "0xCODE name" pairs (the value syntaxes' tables)."""
+    """{code: name} from whitespace-separated "0xCODE name" pairs, laid out as the RFCs list them."""
     words = text.split()
     return {int(code, 16): name for code, name in zip(words[::2], words[1::2])}
 
 
-GROUP_TAGS = {
-    0x01: "operation-attributes-tag",  0x02: "job-attributes-tag",  0x03: "end-of-attributes-tag",
-    0x04: "printer-attributes-tag",  0x05: "unsupported-attributes-tag",
-    0x06: "subscription-attributes-tag",  0x07: "event-notification-attributes-tag",
-    0x08: "resource-attributes-tag",  0x09: "document-attributes-tag",
-    0x0A: "system-attributes-tag"}
+GROUP_TAGS = code_table("""
+    0x01 operation-attributes-tag   0x02 job-attributes-tag   0x03 end-of-attributes-tag
+    0x04 printer-attributes-tag   0x05 unsupported-attributes-tag   0x06 subscription-attributes-tag
+    0x07 event-notification-attributes-tag   0x08 resource-attributes-tag
+    0x09 document-attributes-tag   0x0A system-attributes-tag""")
 TAG_OPERATION, TAG_JOB, TAG_END, TAG_PRINTER = 0x01, 0x02, 0x03, 0x04
 TAG_UNSUPPORTED_GROUP, TAG_SUBSCRIPTION, TAG_EVENT_NOTIFICATION = 0x05, 0x06, 0x07
 
@@ -93,70 +89,68 @@ TAG_TEXT, TAG_NAME, TAG_KEYWORD, TAG_URI, TAG_URI_SCHEME = 0x41, 0x42, 0x44, 0x4
 TAG_CHARSET, TAG_LANGUAGE, TAG_MIME_TYPE, TAG_MEMBER_NAME = 0x47, 0x48, 0x49, 0x4A
 TAG_EXTENSION = 0x7F
 
-OPERATIONS = {
-    0x0002: "Print-Job",  0x0003: "Print-URI",  0x0004: "Validate-Job",  0x0005: "Create-Job",
-    0x0006: "Send-Document",  0x0007: "Send-URI",  0x0008: "Cancel-Job",
-    0x0009: "Get-Job-Attributes",  0x000A: "Get-Jobs",  0x000B: "Get-Printer-Attributes",
-    0x000C: "Hold-Job",  0x000D: "Release-Job",  0x000E: "Restart-Job",  0x0010: "Pause-Printer",
-    0x0011: "Resume-Printer",  0x0012: "Purge-Jobs",  0x0013: "Set-Printer-Attributes",
-    0x0014: "Set-Job-Attributes",  0x0015: "Get-Printer-Supported-Values",
-    0x0016: "Create-Printer-Subscriptions",  0x0017: "Create-Job-Subscriptions",
-    0x0018: "Get-Subscription-Attributes",  0x0019: "Get-Subscriptions",
-    0x001A: "Renew-Subscription",  0x001B: "Cancel-Subscription",  0x001C: "Get-Notifications",
-    0x001E: "Get-Resource-Attributes",  0x0020: "Get-Resources",  0x0022: "Enable-Printer",
-    0x0023: "Disable-Printer",  0x0024: "Pause-Printer-After-Current-Job",
-    0x0025: "Hold-New-Jobs",  0x0026: "Release-Held-New-Jobs",  0x0027: "Deactivate-Printer",
-    0x0028: "Activate-Printer",  0x0029: "Restart-Printer",  0x002A: "Shutdown-Printer",
-    0x002B: "Startup-Printer",  0x002C: "Reprocess-Job",  0x002D: "Cancel-Current-Job",
-    0x002E: "Suspend-Current-Job",  0x002F: "Resume-Job",  0x0030: "Promote-Job",
-    0x0031: "Schedule-Job-After",  0x0033: "Cancel-Document",  0x0034: "Get-Document-Attributes",
-    0x0035: "Get-Documents",  0x0036: "Delete-Document",  0x0037: "Set-Document-Attributes",
-    0x0038: "Cancel-Jobs",  0x0039: "Cancel-My-Jobs",  0x003A: "Resubmit-Job",
-    0x003B: "Close-Job",  0x003C: "Identify-Printer",  0x003D: "Validate-Document",
-    0x003E: "Add-Document-Images",  0x003F: "Acknowledge-Document",
-    0x0040: "Acknowledge-Identify-Printer",  0x0041: "Acknowledge-Job",  0x0042: "Fetch-Document",
-    0x0043: "Fetch-Job",  0x0044: "Get-Output-Device-Attributes",  0x0045: "Update-Active-Jobs",
-    0x0046: "Deregister-Output-Device",  0x0047: "Update-Document-Status",
-    0x0048: "Update-Job-Status",  0x0049: "Update-Output-Device-Attributes",
-    0x004A: "Get-Next-Document-Data",  0x004B: "Allocate-Printer-Resources",
-    0x004C: "Create-Printer",  0x004D: "Deallocate-Printer-Resources",  0x004E: "Delete-Printer",
-    0x004F: "Get-Printers",  0x0050: "Shutdown-One-Printer",  0x0051: "Startup-One-Printer",
-    0x0052: "Cancel-Resource",  0x0053: "Create-Resource",  0x0054: "Install-Resource",
-    0x0055: "Send-Resource-Data",  0x0056: "Set-Resource-Attributes",
-    0x0057: "Create-Resource-Subscriptions",  0x0058: "Create-System-Subscriptions",
-    0x0059: "Disable-All-Printers",  0x005A: "Enable-All-Printers",
-    0x005B: "Get-System-Attributes",  0x005C: "Get-System-Supported-Values",
-    0x005D: "Pause-All-Printers",  0x005E: "Pause-All-Printers-After-Current-Job",
-    0x005F: "Register-Output-Device",  0x0060: "Restart-System",  0x0061: "Resume-All-Printers",
-    0x0062: "Set-System-Attributes",  0x0063: "Shutdown-All-Printers",
-    0x0064: "Startup-All-Printers",  0x4001: "CUPS-Get-Default",  0x4002: "CUPS-Get-Printers",
-    0x4003: "CUPS-Add-Modify-Printer",  0x4004: "CUPS-Delete-Printer",  0x4005: "CUPS-Get-Classes",
-    0x4006: "CUPS-Add-Modify-Class",  0x4007: "CUPS-Delete-Class",  0x4008: "CUPS-Accept-Jobs",
-    0x4009: "CUPS-Reject-Jobs",  0x400A: "CUPS-Set-Default",  0x400B: "CUPS-Get-Devices",
-    0x400C: "CUPS-Get-PPDs",  0x400D: "CUPS-Move-Job",  0x400E: "CUPS-Authenticate-Job",
-    0x400F: "CUPS-Get-PPD",  0x4027: "CUPS-Get-Document",  0x4028: "CUPS-Create-Local-Printer"}
+OPERATIONS = code_table("""
+    0x0002 Print-Job   0x0003 Print-URI   0x0004 Validate-Job   0x0005 Create-Job
+    0x0006 Send-Document   0x0007 Send-URI   0x0008 Cancel-Job   0x0009 Get-Job-Attributes
+    0x000A Get-Jobs   0x000B Get-Printer-Attributes   0x000C Hold-Job   0x000D Release-Job
+    0x000E Restart-Job   0x0010 Pause-Printer   0x0011 Resume-Printer   0x0012 Purge-Jobs
+    0x0013 Set-Printer-Attributes   0x0014 Set-Job-Attributes
+    0x0015 Get-Printer-Supported-Values   0x0016 Create-Printer-Subscriptions
+    0x0017 Create-Job-Subscriptions   0x0018 Get-Subscription-Attributes
+    0x0019 Get-Subscriptions   0x001A Renew-Subscription   0x001B Cancel-Subscription
+    0x001C Get-Notifications   0x001E Get-Resource-Attributes   0x0020 Get-Resources
+    0x0022 Enable-Printer   0x0023 Disable-Printer   0x0024 Pause-Printer-After-Current-Job
+    0x0025 Hold-New-Jobs   0x0026 Release-Held-New-Jobs   0x0027 Deactivate-Printer
+    0x0028 Activate-Printer   0x0029 Restart-Printer   0x002A Shutdown-Printer
+    0x002B Startup-Printer   0x002C Reprocess-Job   0x002D Cancel-Current-Job
+    0x002E Suspend-Current-Job   0x002F Resume-Job   0x0030 Promote-Job
+    0x0031 Schedule-Job-After   0x0033 Cancel-Document   0x0034 Get-Document-Attributes
+    0x0035 Get-Documents   0x0036 Delete-Document   0x0037 Set-Document-Attributes
+    0x0038 Cancel-Jobs   0x0039 Cancel-My-Jobs   0x003A Resubmit-Job   0x003B Close-Job
+    0x003C Identify-Printer   0x003D Validate-Document   0x003E Add-Document-Images
+    0x003F Acknowledge-Document   0x0040 Acknowledge-Identify-Printer   0x0041 Acknowledge-Job
+    0x0042 Fetch-Document   0x0043 Fetch-Job   0x0044 Get-Output-Device-Attributes
+    0x0045 Update-Active-Jobs   0x0046 Deregister-Output-Device   0x0047 Update-Document-Status
+    0x0048 Update-Job-Status   0x0049 Update-Output-Device-Attributes
+    0x004A Get-Next-Document-Data   0x004B Allocate-Printer-Resources   0x004C Create-Printer
+    0x004D Deallocate-Printer-Resources   0x004E Delete-Printer   0x004F Get-Printers
+    0x0050 Shutdown-One-Printer   0x0051 Startup-One-Printer   0x0052 Cancel-Resource
+    0x0053 Create-Resource   0x0054 Install-Resource   0x0055 Send-Resource-Data
+    0x0056 Set-Resource-Attributes   0x0057 Create-Resource-Subscriptions
+    0x0058 Create-System-Subscriptions   0x0059 Disable-All-Printers
+    0x005A Enable-All-Printers   0x005B Get-System-Attributes
+    0x005C Get-System-Supported-Values   0x005D Pause-All-Printers
+    0x005E Pause-All-Printers-After-Current-Job   0x005F Register-Output-Device
+    0x0060 Restart-System   0x0061 Resume-All-Printers   0x0062 Set-System-Attributes
+    0x0063 Shutdown-All-Printers   0x0064 Startup-All-Printers   0x4001 CUPS-Get-Default
+    0x4002 CUPS-Get-Printers   0x4003 CUPS-Add-Modify-Printer   0x4004 CUPS-Delete-Printer
+    0x4005 CUPS-Get-Classes   0x4006 CUPS-Add-Modify-Class   0x4007 CUPS-Delete-Class
+    0x4008 CUPS-Accept-Jobs   0x4009 CUPS-Reject-Jobs   0x400A CUPS-Set-Default
+    0x400B CUPS-Get-Devices   0x400C CUPS-Get-PPDs   0x400D CUPS-Move-Job
+    0x400E CUPS-Authenticate-Job   0x400F CUPS-Get-PPD   0x4027 CUPS-Get-Document
+    0x4028 CUPS-Create-Local-Printer
+""")
 OP = {name: code for code, name in OPERATIONS.items()}
 
-STATUS_CODES = {
-    0x0000: "successful-ok",  0x0001: "successful-ok-ignored-or-substituted-attributes",
-    0x0002: "successful-ok-conflicting-attributes",  0x0400: "client-error-bad-request",
-    0x0401: "client-error-forbidden",  0x0402: "client-error-not-authenticated",
-    0x0403: "client-error-not-authorized",  0x0404: "client-error-not-possible",
-    0x0405: "client-error-timeout",  0x0406: "client-error-not-found",
-    0x0407: "client-error-gone",  0x0408: "client-error-request-entity-too-large",
-    0x0409: "client-error-request-value-too-long",
-    0x040A: "client-error-document-format-not-supported",
-    0x040B: "client-error-attributes-or-values-not-supported",
-    0x040C: "client-error-uri-scheme-not-supported",  0x040D: "client-error-charset-not-supported",
-    0x040E: "client-error-conflicting-attributes",
-    0x040F: "client-error-compression-not-supported",  0x0410: "client-error-compression-error",
-    0x0411: "client-error-document-format-error",  0x0412: "client-error-document-access-error",
-    0x0413: "client-error-attributes-not-settable",  0x0500: "server-error-internal-error",
-    0x0501: "server-error-operation-not-supported",  0x0502: "server-error-service-unavailable",
-    0x0503: "server-error-version-not-supported",  0x0504: "server-error-device-error",
-    0x0505: "server-error-temporary-error",  0x0506: "server-error-not-accepting-jobs",
-    0x0507: "server-error-busy",  0x0508: "server-error-job-canceled",
-    0x0509: "server-error-multiple-document-jobs-not-supported"}
+STATUS_CODES = code_table("""
+    0x0000 successful-ok   0x0001 successful-ok-ignored-or-substituted-attributes
+    0x0002 successful-ok-conflicting-attributes   0x0400 client-error-bad-request
+    0x0401 client-error-forbidden   0x0402 client-error-not-authenticated
+    0x0403 client-error-not-authorized   0x0404 client-error-not-possible
+    0x0405 client-error-timeout   0x0406 client-error-not-found   0x0407 client-error-gone
+    0x0408 client-error-request-entity-too-large   0x0409 client-error-request-value-too-long
+    0x040A client-error-document-format-not-supported
+    0x040B client-error-attributes-or-values-not-supported
+    0x040C client-error-uri-scheme-not-supported   0x040D client-error-charset-not-supported
+    0x040E client-error-conflicting-attributes   0x040F client-error-compression-not-supported
+    0x0410 client-error-compression-error   0x0411 client-error-document-format-error
+    0x0412 client-error-document-access-error   0x0413 client-error-attributes-not-settable
+    0x0500 server-error-internal-error   0x0501 server-error-operation-not-supported
+    0x0502 server-error-service-unavailable   0x0503 server-error-version-not-supported
+    0x0504 server-error-device-error   0x0505 server-error-temporary-error
+    0x0506 server-error-not-accepting-jobs   0x0507 server-error-busy
+    0x0508 server-error-job-canceled   0x0509 server-error-multiple-document-jobs-not-supported
+""")
 STATUS = {name: code for code, name in STATUS_CODES.items()}
 
 JOB_STATES = {3: "pending", 4: "pending-held", 5: "processing", 6: "processing-stopped",
