@@ -20,8 +20,9 @@ It speaks no TLS, no HTTP/2 and no Upgrade; such clients are recorded and the co
 
 Sections, in order: limits → protocol tables → small utilities → errors → IPP codec (sans I/O,
 one table of value syntaxes) → HTTP/1.1 framing → personas (the Persona base, then empty, then
-printer and its spool) → records and log formats → sinks → the connection loop → options and
-main.  Import cost is start-up cost here, so only cheap built-in modules are imported at the
+printer and its spool) → the UDP half (browse packets) → indicators of known attacks → records
+and log formats (and --report's reader) → sinks → the connection loop and the datagram loop →
+options and main.  Import cost is start-up cost here, so only cheap built-in modules are imported at the
 top; the rest is imported where it is first needed.
 """
 
@@ -478,6 +479,15 @@ class Message:
                 if attribute is not None:
                     return attribute
         return None
+
+
+def all_attributes(attributes):
+    """Every attribute, the members of collections included, in wire order."""
+    for attribute in attributes:
+        yield attribute
+        for tag, value in attribute.values:
+            if tag == TAG_BEGIN_COLLECTION:
+                yield from all_attributes(value)
 
 
 # Value syntaxes: how each value tag's bytes decode, encode and show in a record.  Wire strings
@@ -1188,17 +1198,13 @@ def libcups_rejects(message):
 
 
 def _rejected_attributes(attributes):
-    for attribute in attributes:
+    for attribute in all_attributes(attributes):
         if len(attribute.name) >= 0x8000:
             return "attribute name of 32 KiB or more"
         if mixes_value_tags(attribute.values):
             return "1setOf %s with incompatible value tags" % escape(attribute.name, 64)
-        for tag, value in attribute.values:
-            if isinstance(value, (str, bytes)) and len(value) >= 0x8000:
-                return "attribute value of 32 KiB or more"
-            problem = _rejected_attributes(value) if tag == TAG_BEGIN_COLLECTION else None
-            if problem is not None:
-                return problem
+        if any(isinstance(value, (str, bytes)) and len(value) >= 0x8000 for _, value in attribute.values):
+            return "attribute value of 32 KiB or more"
     return None
 
 
@@ -1579,9 +1585,7 @@ class EmptyPersona(Persona):
         name, uri, path = resource(request)
         if name != "printer-uri":
             raise bad_request("No printer-uri in request.")
-        server_wide = (path in ("/", "/jobs") or (path[:9] == "/printers" and len(path) <= 10)
-                       or (path[:8] == "/classes" and len(path) <= 9))
-        if not server_wide:
+        if not (server_wide(path) or path == "/jobs"):
             raise not_found()
         message = request.message
         job_ids = message.find("job-ids")
@@ -2563,7 +2567,8 @@ def submitted_attributes(job):
     if not raw:
         return []
     try:
-        message = decode_message(b"\x02\x00\x00\x00\x00\x00\x00\x01\x02" + raw + b"\x03")
+        # the job group inside the smallest message: version 2.0, code 0, request-id 1
+        message = decode_message(bytes((2, 0, 0, 0, 0, 0, 0, 1, TAG_JOB)) + raw + bytes((TAG_END,)))
     except ParseError:
         return []
     return [a for g in message.groups for a in g.attributes]
@@ -3357,8 +3362,8 @@ def uri_flags(parts, source_host):
         address = address.ipv4_mapped
     if address is not None and address.is_loopback:
         flags.append("loopback-target")
-    elif address is not None and any(address in ipaddress.ip_network(net) for net in PRIVATE_NETWORKS
-                                     if ipaddress.ip_network(net).version == address.version):
+    elif address is not None and any(address.version == network.version and address in network
+                                     for network in map(ipaddress.ip_network, PRIVATE_NETWORKS)):
         flags.append("private-target")
     if host.lower() != source_host.lower() and (address is None or str(address) != source_host):
         flags.append("callback-elsewhere")
@@ -3464,21 +3469,12 @@ def alerts_for(kind, subject):
     return [row.id for row in INDICATORS if row.kind == kind and row.test(subject)]
 
 
-def _attributes(attributes):
-    """Every attribute, the members of collections included."""
-    for attribute in attributes:
-        yield attribute
-        for tag, value in attribute.values:
-            if tag == TAG_BEGIN_COLLECTION:
-                yield from _attributes(value)
-
-
 def request_attributes(exchange):
     """Every attribute of the request, collection members included (worked out once)."""
     if exchange.indicator_cache is None:
         message = exchange.ipp
         exchange.indicator_cache = [] if message is None else [
-            attribute for group in message.groups for attribute in _attributes(group.attributes)]
+            attribute for group in message.groups for attribute in all_attributes(group.attributes)]
     return exchange.indicator_cache
 
 
@@ -3609,11 +3605,17 @@ INDICATORS = [
 
 # ── Records: one value per request, rendered as plain data, then by a log format ─────────
 
+def monotonic():
+    """time.monotonic() where a parameter called time hides the module (Exchange.__init__)."""
+    return time.monotonic()
+
+
 class Exchange:
     """One HTTP request on the connection and the answer it got; filled in as it goes."""
 
     def __init__(self, time, seq, peer="-"):
-        self.waited_from = self.head_done_at = None
+        self.waited_from = monotonic()   # fakecups begins waiting for the request ...
+        self.head_done_at = None         # ... and its head is complete (head_timing)
         self.time = time
         self.seq = seq
         self.peer = peer
@@ -3630,20 +3632,10 @@ class Exchange:
         self.indicator_cache = None      # request_attributes() and client_text(), once each
         self.text_cache = None
 
-    @property
-    def time(self):
-        return self._time
-
-    @time.setter
-    def time(self, value):
-        """The record's time.  It is set when fakecups begins waiting for the request and
-        again when the request's head is complete: the two moments, on the monotonic clock,
-        time the head (head_timing)."""
-        if self.waited_from is None:
-            self.waited_from = time.monotonic()
-        else:
-            self.head_done_at = time.monotonic()
-        self._time = value
+    def head_done(self, now):
+        """The head is complete: the record's time is now, and the head's timing ends."""
+        self.time = now
+        self.head_done_at = monotonic()
 
     def head_timing(self):
         """(bytes, seconds) of the request head: its request line and header fields as parsed,
@@ -3656,7 +3648,7 @@ class Exchange:
             size = len(head.line) + 2 + sum(len(k) + len(v) + 4 for k, v in head.headers)
         if self.head_done_at is not None:
             size += 2
-        return size, (self.head_done_at or time.monotonic()) - self.waited_from
+        return size, (self.head_done_at or monotonic()) - self.waited_from
 
 
 class ConnectionRecord:
@@ -4657,7 +4649,7 @@ def serve_request(reader, send, exchange, config):
                                  reader.clock() + config.header_timeout):
             exchange.head = None
             return False
-        exchange.time = config.clock()
+        exchange.head_done(config.clock())
         framing = _check_request_head(head, config)
         _expect_continue(reader, send, head, exchange, reply)
         body = _counted(iter_body(reader, framing, config.max_body_bytes, lambda: None), exchange)
@@ -5084,11 +5076,17 @@ def environ_peer(environ):
     return peer_text(escape(host, 64), escape(port, 8) if port else None)
 
 
-def peer_text(host, port=None):
-    """host:port, [v6]:port; an IPv4-mapped IPv6 address (a dual-stack listener's IPv4 peer)
-    is written as the plain IPv4 address, so one grep finds a client however it came."""
+def unmapped(host):
+    """An IPv4-mapped IPv6 address (a dual-stack listener's IPv4 peer) as the plain IPv4
+    address, so one grep finds a client however it came."""
     if host.lower().startswith("::ffff:") and host.count(".") == 3:
-        host = host[7:]
+        return host[7:]
+    return host
+
+
+def peer_text(host, port=None):
+    """host:port, [v6]:port, IPv4-mapped addresses unmapped."""
+    host = unmapped(host)
     text = "[%s]" % host if ":" in host else host
     return text + ":" + port if port else text
 
@@ -5281,9 +5279,7 @@ def datagram_receiver(fd):
         if not select.select([fd], [], [], timeout)[0]:
             return None
         size, address = sock.recvfrom_into(buffer, len(buffer), _socket.MSG_TRUNC)
-        host = address[0] if isinstance(address, tuple) else "unix"
-        if host.lower().startswith("::ffff:") and host.count(".") == 3:
-            host = host[7:]
+        host = unmapped(address[0]) if isinstance(address, tuple) else "unix"
         port = address[1] if isinstance(address, tuple) else 0
         return bytes(buffer[:min(size, len(buffer))]), size, host, port
     return receive

@@ -173,7 +173,7 @@ class EveryRowTripped(unittest.TestCase):
             exchange = F.Exchange(0.0, 2, PEER)      # a keep-alive request after a pause
             exchange.head = F.RequestHead(b"GET / HTTP/1.1", "GET", "/", "HTTP/1.1", [("Host", "x")])
             clock[0] = 9.0
-            exchange.time = 9.0
+            exchange.head_done(9.0)
         self.assertEqual(exchange.head_timing(), (27, 9.0))
         self.assertEqual(F.alerts_for("request", exchange), [])
         exchange.seq = 1

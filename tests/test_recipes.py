@@ -115,12 +115,17 @@ class CountingFormat(F.LogFormat):
         return "CONN %s %d\n" % (connection.peer, len(connection.exchanges))
 
 
+def register(test, table, name, value):
+    """Add a row to one of fakecups' tables for the length of a test."""
+    table[name] = value
+    test.addCleanup(table.pop, name)
+
+
 class NewLogFormat(unittest.TestCase):
     """Recipe: a new log format is one LogFormat subclass and one row in FORMATS."""
 
     def setUp(self):
-        F.FORMATS["counting"] = CountingFormat
-        self.addCleanup(F.FORMATS.pop, "counting")
+        register(self, F.FORMATS, "counting", CountingFormat)
 
     def test_registered_format_is_an_option_and_writes_records(self):
         options = F.parse_options(["--format", "counting"])
@@ -138,8 +143,7 @@ class NewPersona(unittest.TestCase):
     """Recipe: a new persona is one Persona subclass and one row in PERSONAS."""
 
     def setUp(self):
-        F.PERSONAS["tiny"] = TinyPersona
-        self.addCleanup(F.PERSONAS.pop, "tiny")
+        register(self, F.PERSONAS, "tiny", TinyPersona)
 
     def test_tiny_persona_serves_ipp_and_web(self):
         options = F.parse_options(["--persona", "tiny"])
